@@ -1,0 +1,31 @@
+"""The one HTTP policy every Refiner client here shares.
+
+Auth, timeouts, retries that honour ``Retry-After``, pacing per API key and per user id, error
+types and secret redaction live here once; the tap, the target and ``refiner-api`` all use it.
+"""
+
+from refiner_http.client import DEFAULT_API_URL, RefinerClient
+from refiner_http.errors import (
+    RefinerApiError,
+    RefinerAuthError,
+    RefinerError,
+    RefinerRateLimitedError,
+    RefinerTransientError,
+)
+from refiner_http.pacing import KeyedPacer, Pacer
+from refiner_http.policy import HttpPolicy
+from refiner_http.redact import Redactor
+
+__all__ = [
+    "DEFAULT_API_URL",
+    "HttpPolicy",
+    "KeyedPacer",
+    "Pacer",
+    "Redactor",
+    "RefinerApiError",
+    "RefinerAuthError",
+    "RefinerClient",
+    "RefinerError",
+    "RefinerRateLimitedError",
+    "RefinerTransientError",
+]

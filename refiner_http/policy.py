@@ -1,0 +1,193 @@
+"""Retry and pacing policy: what to do with each answer, and how long to wait before trying again.
+
+- 2xx: done.
+- 429: wait what ``Retry-After`` says (plus a little jitter), hold the pacers, retry.
+- 5xx, timeouts, connection resets: exponential backoff with jitter, bounded tries.
+- 401, and the unknown-key answer (404, or 400 in some sources): ``RefinerAuthError``, no retry.
+- Other 4xx: ``RefinerApiError`` with the API's own message, no retry.
+
+Waiting goes through ``backoff`` (``time.sleep``), so tests patch time instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import time
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
+
+import backoff
+import requests
+
+from refiner_http.errors import (
+    RefinerApiError,
+    RefinerAuthError,
+    RefinerRateLimitedError,
+    RefinerTransientError,
+)
+from refiner_http.pacing import Clock, KeyedPacer, Pacer, Sleep
+from refiner_http.redact import Redactor
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Generator
+
+T = TypeVar("T")
+
+UNKNOWN_KEY_MESSAGE = "API key not valid or does not exist"
+DEFAULT_MAX_TRIES = 8
+DEFAULT_BACKOFF_CAP = 60.0
+DEFAULT_RETRY_AFTER = 1.0
+MAX_MESSAGE_CHARS = 500
+
+RETRYABLE_EXCEPTIONS: tuple[type[Exception], ...] = (
+    RefinerTransientError,
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+    ConnectionResetError,
+)
+
+logger = logging.getLogger("refiner_http")
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date."""
+    if not value:
+        return DEFAULT_RETRY_AFTER
+    value = value.strip()
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return DEFAULT_RETRY_AFTER
+    current = time.time() if now is None else now
+    return max(when.timestamp() - current, 0.0)
+
+
+def api_message(response: requests.Response) -> str:
+    """The API's own error text: the ``error`` or ``message`` key, else the body's start."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        for key in ("error", "message"):
+            if isinstance(body.get(key), str):
+                return str(body[key])
+    text = response.text.strip()
+    return text[:MAX_MESSAGE_CHARS] if text else response.reason or "no message"
+
+
+class HttpPolicy:
+    """Pacing + classification + retries, shared by every client of the Refiner API."""
+
+    def __init__(  # noqa: PLR0913 - each knob is a documented setting
+        self,
+        *,
+        max_requests_per_minute: float = 4000,
+        max_requests_per_user_per_minute: float = 100,
+        max_tries: int = DEFAULT_MAX_TRIES,
+        backoff_cap: float = DEFAULT_BACKOFF_CAP,
+        redactor: Redactor | None = None,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = time.sleep,
+        log: logging.Logger | None = None,
+    ) -> None:
+        """Build the pacers; ``clock``/``sleep`` are injectable for tests of pacing."""
+        self.key_pacer = Pacer(max_requests_per_minute, clock=clock, sleep=sleep)
+        self.user_pacer = KeyedPacer(max_requests_per_user_per_minute, clock=clock, sleep=sleep)
+        self.max_tries = max_tries
+        self.backoff_cap = backoff_cap
+        self.redactor = redactor or Redactor()
+        self.log = log or logger
+        self._clock = clock
+        self._sleep = sleep
+
+    # -- pacing ---------------------------------------------------------------------------
+    def pace(self, user_key: str | None = None) -> None:
+        """Wait for the user's slot (if any), then for the key's slot."""
+        if user_key:
+            self.user_pacer.acquire(user_key)
+        self.key_pacer.acquire()
+
+    # -- classification -------------------------------------------------------------------
+    def check(self, response: requests.Response, *, user_key: str | None = None) -> None:
+        """Raise the error type that says what to do with a non-2xx answer."""
+        status = response.status_code
+        if status < HTTPStatus.BAD_REQUEST:
+            return
+        method = response.request.method or "" if response.request is not None else ""
+        path = urlsplit(response.url).path
+        message = self.redactor(api_message(response))
+        if status == HTTPStatus.TOO_MANY_REQUESTS:
+            wait = parse_retry_after(response.headers.get("Retry-After"))
+            self.key_pacer.hold(wait)
+            if user_key:
+                self.user_pacer.hold(user_key, wait)
+            raise RefinerRateLimitedError(wait, message, method=method, path=path)
+        if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+            raise RefinerTransientError(status, message, method=method, path=path)
+        if status == HTTPStatus.UNAUTHORIZED or (
+            status in {HTTPStatus.BAD_REQUEST, HTTPStatus.NOT_FOUND}
+            and UNKNOWN_KEY_MESSAGE.lower() in message.lower()
+        ):
+            raise RefinerAuthError(status, message, method=method, path=path)
+        try:
+            body: Any = response.json()
+        except ValueError:
+            body = self.redactor(response.text[:MAX_MESSAGE_CHARS])
+        raise RefinerApiError(status, message, method=method, path=path, body=body)
+
+    # -- retrying -------------------------------------------------------------------------
+    def wait_generator(self) -> Generator[float, BaseException | None, None]:
+        """Backoff wait generator: ``Retry-After`` for 429s, jittered exponential otherwise."""
+        exc = yield 0.0  # primed by backoff with send(None)
+        attempt = 0
+        while True:
+            attempt += 1
+            if isinstance(exc, RefinerRateLimitedError):
+                wait = exc.retry_after + random.uniform(0, 0.1 * max(exc.retry_after, 1.0))  # noqa: S311
+            else:
+                ceiling = min(self.backoff_cap, 2.0 ** (attempt - 1))
+                wait = ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311
+            exc = yield wait
+
+    def retrying(self, func: Callable[..., T], *, user_key: str | None = None) -> Callable[..., T]:
+        """Wrap one attempt (``func``) with pacing before it and retries after it."""
+
+        def attempt(*args: Any, **kwargs: Any) -> T:  # noqa: ANN401
+            self.pace(user_key)
+            return func(*args, **kwargs)
+
+        return backoff.on_exception(
+            self.wait_generator,
+            RETRYABLE_EXCEPTIONS,
+            max_tries=self.max_tries,
+            jitter=None,
+            on_backoff=self._log_backoff,
+            on_giveup=self._log_giveup,
+            logger=None,
+        )(attempt)
+
+    def _log_backoff(self, details: Any) -> None:  # noqa: ANN401 - backoff's Details dict
+        self.log.warning(
+            "Retrying in %.1fs (try %d of %d) after: %s",
+            details.get("wait", 0.0),
+            details.get("tries", 0),
+            self.max_tries,
+            self.redactor(str(details.get("exception"))),
+        )
+
+    def _log_giveup(self, details: Any) -> None:  # noqa: ANN401 - backoff's Details dict
+        self.log.error(
+            "Giving up after %d tries: %s",
+            details.get("tries", 0),
+            self.redactor(str(details.get("exception"))),
+        )
