@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 from requests.adapters import HTTPAdapter
-from typing_extensions import Self
 
 from refiner_http.policy import HttpPolicy
 from refiner_http.redact import Redactor
@@ -19,6 +18,8 @@ from refiner_http.redact import Redactor
 if TYPE_CHECKING:
     import logging
     from collections.abc import Iterator, Mapping
+
+    from typing_extensions import Self  # only for annotations: typing.Self needs 3.11
 
 DEFAULT_API_URL = "https://api.refiner.io/v1"
 DEFAULT_TIMEOUT = 60.0
