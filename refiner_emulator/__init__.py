@@ -1,0 +1,1 @@
+"""A faithful local emulator of the Refiner REST API v1 (see refiner-api.md)."""

@@ -20,6 +20,11 @@ DEFAULT_HEADROOM = 0.02  # pace 2% under the limit so jitter in arrival times ne
 DEFAULT_BURST = 4
 
 
+def patchable_sleep(seconds: float) -> None:
+    """``time.sleep`` looked up at call time, so patching ``time.sleep`` in tests reaches it."""
+    time.sleep(seconds)
+
+
 class Pacer:
     """Spaces calls evenly at ``per_minute`` (less headroom); thread-safe.
 
@@ -34,7 +39,7 @@ class Pacer:
         burst: int = DEFAULT_BURST,
         headroom: float = DEFAULT_HEADROOM,
         clock: Clock = time.monotonic,
-        sleep: Sleep = time.sleep,
+        sleep: Sleep = patchable_sleep,
     ) -> None:
         """Validate the rate; burst is how many calls may go back to back after idling."""
         if per_minute <= 0:
@@ -68,7 +73,8 @@ class Pacer:
     def hold(self, seconds: float) -> None:
         """Push every future slot at least ``seconds`` from now (after a 429)."""
         with self._lock:
-            self._tat = max(self._tat, self._clock() + seconds)
+            # + tolerance: the burst allowance must not let a call in before ``seconds``.
+            self._tat = max(self._tat, self._clock() + seconds + self._tolerance)
 
 
 class KeyedPacer:
@@ -84,7 +90,7 @@ class KeyedPacer:
         *,
         headroom: float = DEFAULT_HEADROOM,
         clock: Clock = time.monotonic,
-        sleep: Sleep = time.sleep,
+        sleep: Sleep = patchable_sleep,
     ) -> None:
         """Per-key limits are small (100/min), so no burst: each key is spaced evenly."""
         if per_minute <= 0:
@@ -106,6 +112,14 @@ class KeyedPacer:
             slot = max(now, self._tat.get(key, 0.0))
             self._tat[key] = slot + self.interval
             return slot - now
+
+    def wait_time(self, key: str) -> float:
+        """Seconds until ``key``'s next slot is free, without booking it.
+
+        Lets a scheduler park a user's call instead of blocking a worker thread in ``acquire``.
+        """
+        with self._lock:
+            return max(self._tat.get(key, 0.0) - self._clock(), 0.0)
 
     def acquire(self, key: str) -> float:
         """Wait for ``key``'s next slot; return how long we waited."""

@@ -28,7 +28,7 @@ from refiner_http.errors import (
     RefinerRateLimitedError,
     RefinerTransientError,
 )
-from refiner_http.pacing import Clock, KeyedPacer, Pacer, Sleep
+from refiner_http.pacing import Clock, KeyedPacer, Pacer, Sleep, patchable_sleep
 from refiner_http.redact import Redactor
 
 if TYPE_CHECKING:
@@ -97,7 +97,7 @@ class HttpPolicy:
         backoff_cap: float = DEFAULT_BACKOFF_CAP,
         redactor: Redactor | None = None,
         clock: Clock = time.monotonic,
-        sleep: Sleep = time.sleep,
+        sleep: Sleep = patchable_sleep,
         log: logging.Logger | None = None,
     ) -> None:
         """Build the pacers; ``clock``/``sleep`` are injectable for tests of pacing."""

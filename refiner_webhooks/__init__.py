@@ -1,0 +1,5 @@
+"""Durable receiver for Refiner webhooks, and the SQLite store the tap's ``webhook_events`` reads.
+
+``event`` (columns + dedupe key), ``store`` (SQLite), ``writer`` (group commit), ``app`` (HTTP),
+``__main__`` (``refiner-webhooks serve``).
+"""

@@ -1,0 +1,216 @@
+"""Run the emulator as a real subprocess for tests and benchmarks, with introspection helpers.
+
+The subprocess is started with ``--port 0``; the announced line tells the real port. Its
+stderr goes to a temporary file (a pipe nobody reads would eventually block the server).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from typing import IO, TYPE_CHECKING, Any
+
+import requests
+
+from refiner_emulator.webhooks import MAX_ATTEMPTS
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from types import TracebackType
+
+    from typing_extensions import Self
+
+READY_PREFIX = "Refiner emulator listening on "
+HELPER_TIMEOUT = 10.0
+
+
+class EmulatorError(RuntimeError):
+    """The emulator did not start (the message carries its stderr)."""
+
+
+class EmulatorProcess:
+    """``with EmulatorProcess("--contacts", "300") as emu: requests.get(emu.api_url + "/")``."""
+
+    def __init__(
+        self,
+        *args: str,
+        api_key: str = "demo-key",
+        timeout: float = 30.0,
+        extra_args: Sequence[str] = (),
+    ) -> None:
+        """``args`` are passed to ``python -m refiner_emulator`` after ``--port 0``."""
+        self.args = [*args, *extra_args]
+        self.api_key = api_key
+        self.timeout = timeout
+        self.base_url = ""
+        self.api_url = ""
+        self._proc: subprocess.Popen[str] | None = None
+        self._stderr: IO[str] | None = None
+        self._session: requests.Session | None = None
+        self.last_stderr = ""
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> Self:
+        """Start the subprocess and wait for its listening line."""
+        self._stderr = tempfile.TemporaryFile(mode="w+", encoding="utf-8")  # noqa: SIM115 - closed in stop()
+        cmd = [sys.executable, "-m", "refiner_emulator", "--port", "0", "--quiet"]
+        if "--api-key" not in self.args:
+            cmd += ["--api-key", self.api_key]
+        self._proc = subprocess.Popen(  # noqa: S603 - our own module, fixed argv
+            [*cmd, *self.args],
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            text=True,
+        )
+        line = self._read_ready_line()
+        self.api_url = line[len(READY_PREFIX) :].strip()
+        self.base_url = self.api_url.removesuffix("/v1")
+        self._session = requests.Session()
+        return self
+
+    def _read_ready_line(self) -> str:
+        proc = self._proc
+        assert proc is not None  # noqa: S101 - set by start()
+        assert proc.stdout is not None  # noqa: S101 - stdout is a pipe
+        result: list[str] = []
+        reader = threading.Thread(target=lambda: result.append(proc.stdout.readline()))  # type: ignore[union-attr]
+        reader.daemon = True
+        reader.start()
+        reader.join(self.timeout)
+        line = result[0] if result else ""
+        if not line.startswith(READY_PREFIX):
+            self.stop()
+            msg = f"emulator did not start within {self.timeout}s: {self._stderr_text()}"
+            raise EmulatorError(msg)
+        return line
+
+    def _stderr_text(self) -> str:
+        if self._stderr is None or self._stderr.closed:
+            return ""
+        self._stderr.seek(0)
+        return self._stderr.read()[-4000:]
+
+    def stop(self) -> None:
+        """Terminate (then kill) the subprocess and release its pipes and the session."""
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+        if proc is not None and proc.stdout is not None:
+            proc.stdout.close()
+        self.last_stderr = self._stderr_text()
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
+
+    def __enter__(self) -> Self:
+        """Start on entering the ``with`` block."""
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Always stop."""
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        """Whether the subprocess is alive."""
+        return self._proc is not None and self._proc.poll() is None
+
+    # ------------------------------------------------------------------ private routes
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:  # noqa: ANN401 - JSON
+        if self._session is None:
+            msg = "emulator is not running"
+            raise EmulatorError(msg)
+        with self._session.request(
+            method, self.base_url + path, timeout=HELPER_TIMEOUT, **kwargs
+        ) as reply:
+            reply.raise_for_status()
+            return reply.json()
+
+    def calls(self, path: str | None = None, since_seq: int | None = None) -> list[dict[str, Any]]:
+        """Logged API calls, optionally for one path and after a sequence number."""
+        params: dict[str, Any] = {}
+        if path is not None:
+            params["path"] = path
+        if since_seq is not None:
+            params["since_seq"] = since_seq
+        return list(self._call("GET", "/_emulator/calls", params=params)["calls"])
+
+    def stats(self) -> dict[str, Any]:
+        """Request counters and data sizes."""
+        return dict(self._call("GET", "/_emulator/stats"))
+
+    def reset(self, *, data: bool = False, config: bool = False) -> dict[str, Any]:
+        """Clear calls, counters, faults, rate windows; optionally re-seed and restore config."""
+        return dict(self._call("POST", "/_emulator/reset", json={"data": data, "config": config}))
+
+    def configure(self, **options: Any) -> dict[str, Any]:  # noqa: ANN401 - option values
+        """Change runtime options; returns the effective config."""
+        return dict(self._call("POST", "/_emulator/config", json=options))
+
+    def config(self) -> dict[str, Any]:
+        """The effective runtime options."""
+        return dict(self._call("GET", "/_emulator/config"))
+
+    def fault(
+        self,
+        status: int,
+        count: int = 1,
+        retry_after: int | None = None,
+        path: str | None = None,
+        body: Any = None,  # noqa: ANN401 - any JSON body
+    ) -> dict[str, Any]:
+        """Make the next ``count`` matching API requests fail with ``status``."""
+        spec: dict[str, Any] = {"status": status, "count": count}
+        if retry_after is not None:
+            spec["retry_after"] = retry_after
+        if path is not None:
+            spec["path"] = path
+        if body is not None:
+            spec["body"] = body
+        return dict(self._call("POST", "/_emulator/faults", json=spec))
+
+    def events(self) -> list[dict[str, Any]]:
+        """Tracked events, oldest first."""
+        return list(self._call("GET", "/_emulator/events")["events"])
+
+    def contact(self, remote_id: str) -> dict[str, Any] | None:
+        """The stored contact with ``identify_count``; None if unknown."""
+        if self._session is None:
+            msg = "emulator is not running"
+            raise EmulatorError(msg)
+        with self._session.get(
+            f"{self.base_url}/_emulator/contacts/{remote_id}", timeout=HELPER_TIMEOUT
+        ) as reply:
+            if reply.status_code == 404:  # noqa: PLR2004 - not found
+                return None
+            reply.raise_for_status()
+            return dict(reply.json())
+
+    def webhooks(self) -> list[dict[str, Any]]:
+        """Webhook delivery log."""
+        return list(self._call("GET", "/_emulator/webhooks")["deliveries"])
+
+    def wait_for_webhooks(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """Poll until ``count`` deliveries have finished (delivered or out of attempts)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            done = [d for d in self.webhooks() if d["delivered"] or d["attempts"] >= MAX_ATTEMPTS]
+            if len(done) >= count or time.monotonic() > deadline:
+                return done
+            time.sleep(0.05)

@@ -1,0 +1,145 @@
+"""``refiner-webhooks serve``: run the receiver until SIGINT/SIGTERM.
+
+Every flag has an environment variable so orchestrators can configure it without a command
+line; the secret in particular belongs in ``REFINER_WEBHOOK_SECRET`` rather than ``--secret``,
+which other local users can read from the process list. The secret is never printed or logged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sqlite3
+import sys
+from typing import TYPE_CHECKING
+
+import uvicorn
+
+from refiner_http.redact import Redactor
+from refiner_http.server import AnnouncingServer, bind
+from refiner_webhooks.app import DEFAULT_MAX_BODY_BYTES, create_app
+from refiner_webhooks.store import EventStore
+
+READY_LINE = "Refiner webhook receiver listening on {url}"
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8090
+DEFAULT_STORE = ".refiner-webhooks/events.sqlite"
+ENV_PREFIX = "REFINER_WEBHOOK_"
+GRACEFUL_SHUTDOWN_SECONDS = 10
+USAGE_ERROR = 2
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(ENV_PREFIX + name, default)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The CLI; defaults come from ``REFINER_WEBHOOK_*`` variables, flags override them."""
+    parser = argparse.ArgumentParser(
+        prog="refiner-webhooks", description="Durable receiver for Refiner webhooks."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser(
+        "serve",
+        help="accept webhooks over HTTP and store them in SQLite",
+        description="Accept Refiner webhooks (POST / or /webhooks) and store each one durably "
+        "before answering 200. GET /healthz checks the store.",
+    )
+    serve.add_argument(
+        "--host",
+        default=_env("HOST", DEFAULT_HOST),
+        help="interface to listen on (default %(default)s) [REFINER_WEBHOOK_HOST]",
+    )
+    serve.add_argument(
+        "--port",
+        type=int,
+        default=_env("PORT", str(DEFAULT_PORT)),
+        help="0 picks a free port (default %(default)s) [REFINER_WEBHOOK_PORT]",
+    )
+    serve.add_argument(
+        "--secret",
+        default=_env("SECRET", ""),
+        help="token Refiner sends as 'Authorization: Bearer <token>'; without one every "
+        "request is accepted. Prefer the environment: a flag shows in `ps` "
+        "[REFINER_WEBHOOK_SECRET]",
+    )
+    serve.add_argument(
+        "--store",
+        default=_env("STORE", DEFAULT_STORE),
+        help="SQLite file (default %(default)s) [REFINER_WEBHOOK_STORE]",
+    )
+    serve.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=_env("MAX_BODY_BYTES", str(DEFAULT_MAX_BODY_BYTES)),
+        help="larger bodies get 413 (default %(default)s) [REFINER_WEBHOOK_MAX_BODY_BYTES]",
+    )
+    serve.add_argument(
+        "--log-level",
+        default=_env("LOG_LEVEL", "info"),
+        choices=["debug", "info", "warning", "error"],
+        help="(default %(default)s) [REFINER_WEBHOOK_LOG_LEVEL]",
+    )
+    serve.add_argument(
+        "--access-log", action="store_true", help="log every request (off: it costs throughput)"
+    )
+    return parser
+
+
+def configure_logging(level: str, secret: str) -> None:
+    """Plain stderr logging for us and uvicorn, with the secret masked as a last resort."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(Redactor([secret]).logging_filter())
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Open the store, bind, and run until a signal asks us to stop."""
+    configure_logging(args.log_level, args.secret)
+    log = logging.getLogger("refiner_webhooks")
+    if args.max_body_bytes <= 0:
+        log.error("--max-body-bytes must be positive")
+        return USAGE_ERROR
+    try:
+        store = EventStore(args.store)
+    except (OSError, sqlite3.Error) as exc:
+        log.error("Cannot open the store %s: %s", args.store, exc)  # noqa: TRY400 - message says it all
+        return USAGE_ERROR
+    try:
+        sock = bind(args.host, args.port)
+    except OSError as exc:
+        store.close()
+        log.error("Cannot listen on %s:%s: %s", args.host, args.port, exc)  # noqa: TRY400 - message says it all
+        return USAGE_ERROR
+    if not args.secret:
+        log.warning("No secret set: any request that reaches this port will be stored")
+    log.info("Storing events in %s", os.path.abspath(args.store))  # noqa: PTH100 - plain string for the log
+    app = create_app(store, secret=args.secret or None, max_body_bytes=args.max_body_bytes)
+    config = uvicorn.Config(
+        app,
+        log_config=None,
+        access_log=args.access_log,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        server_header=False,
+    )
+    with sock:
+        AnnouncingServer(config, sock, READY_LINE).run(sockets=[sock])
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console-script entry point."""
+    args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        return serve(args)
+    return USAGE_ERROR  # pragma: no cover - argparse requires a command
+
+
+if __name__ == "__main__":
+    sys.exit(main())

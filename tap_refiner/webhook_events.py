@@ -1,0 +1,100 @@
+"""``webhook_events``: the events ``refiner-webhooks serve`` stored, read incrementally by ``seq``.
+
+Refiner pushes survey completions, segment entries and tags as webhooks, which the REST API
+cannot list after the fact. The receiver stores them in SQLite; this stream reads that file
+read-only, in ``seq`` order, from the last ``seq`` in the state. Only the receiver writes, one
+commit at a time, so ``seq`` values appear in increasing order and the bookmark never skips one.
+
+- ``webhook_store`` unset: the stream yields nothing and logs one line saying how to enable it.
+- ``webhook_store`` set but no file there: the sync fails with a clear error, because a wrong
+  path would otherwise look like "no events" and silently lose data. The receiver creates the
+  file when it starts, so run it (once) before the tap.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from singer_sdk import Stream
+from singer_sdk import typing as th
+from singer_sdk.helpers.conform import TypeConformanceLevel
+
+from refiner_webhooks.store import read_events
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from singer_sdk.helpers.types import Context
+
+WEBHOOK_SETTINGS = th.PropertiesList(
+    th.Property(
+        "webhook_store",
+        th.StringType,
+        description=(
+            "Path of the SQLite file written by `refiner-webhooks serve --store PATH` "
+            "(default there: `.refiner-webhooks/events.sqlite`). When set, the `webhook_events` "
+            "stream emits every stored webhook once, in arrival order; when unset, that stream "
+            "is skipped. Relative paths are relative to the working directory."
+        ),
+        examples=[".refiner-webhooks/events.sqlite"],
+    ),
+)
+
+SCHEMA = th.PropertiesList(
+    th.Property("seq", th.IntegerType, required=True, description="Arrival order in the store"),
+    th.Property("event_type", th.StringType, description="Refiner's `triggered_event`"),
+    th.Property("received_at", th.DateTimeType, description="When the receiver stored it (UTC)"),
+    th.Property("contact_uuid", th.StringType),
+    th.Property("remote_id", th.StringType),
+    th.Property("email", th.StringType),
+    th.Property("form_uuid", th.StringType),
+    th.Property("response_uuid", th.StringType),
+    th.Property("segment_uuids", th.ArrayType(th.StringType)),
+    th.Property("payload", th.ObjectType(), description="The webhook body, every key kept"),
+).to_dict()
+
+
+class WebhookEventsStream(Stream):
+    """Webhook events from the receiver's SQLite store, incremental on ``seq``."""
+
+    name = "webhook_events"
+    primary_keys: ClassVar[list[str]] = ["seq"]
+    replication_key = "seq"
+    is_sorted = True  # seq order: an interrupted sync resumes from its last bookmark
+    schema = SCHEMA
+    # Records are built in exactly the schema's shape; the SDK's recursive conformance would
+    # only re-copy every payload.
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """Stored events after the bookmark, oldest first."""
+        store = self.config.get("webhook_store")
+        if not store:
+            self.logger.info(
+                "Skipping stream webhook_events: setting `webhook_store` is not set. To enable "
+                "it, run `refiner-webhooks serve --store PATH` and set `webhook_store` to PATH."
+            )
+            return
+        path = Path(store).expanduser()
+        if not path.is_file():
+            msg = (
+                f"Setting `webhook_store` points at {path.resolve()}, which does not exist. "
+                f"Start the receiver once (`refiner-webhooks serve --store {store}`) so it "
+                "creates the store, or unset `webhook_store` to skip the webhook_events stream."
+            )
+            raise FileNotFoundError(msg)
+        after = self.get_starting_replication_key_value(context) or 0
+        for event in read_events(path, after_seq=int(after)):
+            yield {
+                "seq": event["seq"],
+                "event_type": event["triggered_event"],
+                "received_at": event["received_at"],
+                "contact_uuid": event["contact_uuid"],
+                "remote_id": event["remote_id"],
+                "email": event["email"],
+                "form_uuid": event["form_uuid"],
+                "response_uuid": event["response_uuid"],
+                "segment_uuids": event["segment_uuids"],
+                "payload": event["payload"],
+            }
