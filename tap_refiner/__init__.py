@@ -1,0 +1,1 @@
+"""Singer tap for the Refiner API (refiner.io), built on the Meltano Singer SDK."""

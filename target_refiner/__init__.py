@@ -1,0 +1,1 @@
+"""target-refiner: a Singer target that does reverse ETL into Refiner (refiner.io)."""
