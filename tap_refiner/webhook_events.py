@@ -84,8 +84,11 @@ class WebhookEventsStream(Stream):
                 "creates the store, or unset `webhook_store` to skip the webhook_events stream."
             )
             raise FileNotFoundError(msg)
-        after = self.get_starting_replication_key_value(context) or 0
-        for event in read_events(path, after_seq=int(after)):
+        # The SDK seeds every incremental stream with `start_date` when there is no bookmark;
+        # a date means "no seq bookmark yet" here: the store only holds what was received.
+        after = self.get_starting_replication_key_value(context)
+        after_seq = after if isinstance(after, int) and not isinstance(after, bool) else 0
+        for event in read_events(path, after_seq=after_seq):
             yield {
                 "seq": event["seq"],
                 "event_type": event["triggered_event"],

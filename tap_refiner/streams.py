@@ -1,0 +1,232 @@
+"""The tap's streams: thin declarations over ``RefinerStream`` and the shapes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+from tap_refiner import schemas, shapes
+from tap_refiner.client import RefinerStream
+from tap_refiner.incremental import WindowedResponsesStream
+from tap_refiner.timestamps import format_utc, parse
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+    from singer_sdk.helpers.types import Context
+
+FORMS_LIST_PARAMS: Mapping[str, Any] = {
+    "list": "all_with_archived",
+    "include_info": 1,
+    "include_config": 1,
+}
+
+
+class ContactsStream(RefinerStream):
+    """``GET /contacts`` with its filters; full table, stops early at ``max_contacts``."""
+
+    name = "contacts"
+    path = "/contacts"
+    primary_keys = ("uuid",)
+    schema = schemas.CONTACTS
+
+    def query_params(self, context: Context | None) -> dict[str, Any]:  # noqa: ARG002 - SDK hook signature
+        """``order_by``, ``segment_uuid``, ``form_uuid`` and ``search`` when set."""
+        settings = {
+            "order_by": "contacts_order_by",
+            "segment_uuid": "contacts_segment_uuid",
+            "form_uuid": "contacts_form_uuid",
+            "search": "contacts_search",
+        }
+        return {param: self.config[key] for param, key in settings.items() if self.config.get(key)}
+
+    @property
+    def max_contacts(self) -> int:
+        """The ``max_contacts`` setting; 0 means all."""
+        return int(self.config.get("max_contacts") or 0)
+
+    @property
+    def page_length(self) -> int:
+        """No larger pages than ``max_contacts`` needs."""
+        limit = self.max_contacts
+        return min(super().page_length, limit) if limit else super().page_length
+
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """Stop requesting pages once ``max_contacts`` contacts were read."""
+        limit = self.max_contacts
+        for count, raw in enumerate(super().get_records(context), start=1):
+            yield raw
+            if limit and count >= limit:
+                return
+
+    def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict | None:  # noqa: ARG002 - SDK hook signature
+        """Shape to the schema."""
+        return shapes.contact(row)
+
+
+class SegmentsStream(RefinerStream):
+    """``GET /segments``; parent of ``segment_memberships``."""
+
+    name = "segments"
+    path = "/segments"
+    primary_keys = ("uuid",)
+    schema = schemas.SEGMENTS
+
+    def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict | None:  # noqa: ARG002 - SDK hook signature
+        """Shape to the schema."""
+        return shapes.segment(row)
+
+    def get_child_context(self, record: dict, context: Context | None) -> dict:  # noqa: ARG002 - SDK hook signature
+        """Each segment is one partition of ``segment_memberships``."""
+        return {"segment_uuid": record["uuid"]}
+
+
+class SegmentMembershipsStream(RefinerStream):
+    """Who entered which segment when: ``/contacts?segment_uuid=…`` per segment.
+
+    Incremental per segment on ``entered_at`` (the contact's ``segments[].created_at``). The API
+    cannot filter contacts by that time, so each run lists the segment's contacts and emits only
+    rows at or after the partition's bookmark; the bookmark moves when a segment is done.
+    """
+
+    name = "segment_memberships"
+    path = "/contacts"
+    parent_stream_type = SegmentsStream
+    primary_keys = ("segment_uuid", "contact_uuid")
+    replication_key = "entered_at"
+    schema = schemas.SEGMENT_MEMBERSHIPS
+
+    def query_params(self, context: Context | None) -> dict[str, Any]:
+        """Only the partition's segment."""
+        return {"segment_uuid": (context or {})["segment_uuid"]}
+
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """Membership rows newer than the partition's bookmark."""
+        segment_uuid = (context or {})["segment_uuid"]
+        since = self.get_starting_timestamp(context)
+        for raw in super().get_records(context):
+            row = shapes.segment_membership(raw, segment_uuid)
+            if row is None:
+                continue
+            entered = row["entered_at"]
+            if since is None or entered is None or parse(entered) >= since:
+                yield row
+
+
+class ResponsesStream(WindowedResponsesStream):
+    """Survey responses ("watch completed survey"), incremental in date windows."""
+
+    name = "responses"
+    primary_keys = ("uuid",)
+    schema = schemas.RESPONSES
+
+    def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict | None:  # noqa: ARG002 - SDK hook signature
+        """Shape to the schema."""
+        return shapes.response(row)
+
+
+class AnswersStream(WindowedResponsesStream):
+    """One typed row per (response, question), read from ``/responses`` on its own bookmark.
+
+    A sibling rather than an SDK child of ``responses``: a child is synced once per parent
+    record (a SCHEMA message and a sync per response), while re-reading the same windows costs
+    one request per 1000 responses and keeps both streams independently selectable.
+    """
+
+    name = "answers"
+    primary_keys = ("response_uuid", "question_id")
+    replication_key = "answered_at"
+    schema = schemas.ANSWERS
+
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """Explode each response of each window into its answers."""
+        for raw in super().get_records(context):
+            yield from shapes.answers(shapes.response(raw))
+
+
+class FormsStream(RefinerStream):
+    """Every survey, archived ones included, with info and config."""
+
+    name = "forms"
+    path = "/forms"
+    primary_keys = ("uuid",)
+    schema = schemas.FORMS
+    base_params = FORMS_LIST_PARAMS
+
+    def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict | None:  # noqa: ARG002 - SDK hook signature
+        """Shape to the schema."""
+        return shapes.form(row)
+
+
+class QuestionsStream(RefinerStream):
+    """One row per question of every form (``config.form_elements``)."""
+
+    name = "questions"
+    path = "/forms"
+    primary_keys = ("form_uuid", "question_id")
+    schema = schemas.QUESTIONS
+    base_params = FORMS_LIST_PARAMS
+
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """Explode each form into its questions."""
+        for raw in super().get_records(context):
+            yield from shapes.questions(raw)
+
+
+class AccountStream(RefinerStream):
+    """One usage snapshot per run from ``GET /account``."""
+
+    name = "account"
+    path = "/account"
+    primary_keys = ("extracted_at",)
+    schema = schemas.ACCOUNT_USAGE
+    paged = False
+
+    def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict | None:  # noqa: ARG002 - SDK hook signature
+        """Flatten the subscription counters and stamp the snapshot."""
+        return shapes.account_usage(row, format_utc(datetime.now(timezone.utc)))
+
+
+class ReportsStream(RefinerStream):
+    """``GET /reporting`` per form, report type and UTC day over the last ``reports_days`` days.
+
+    One row per (form_uuid, type, date) with the numeric keys the API answers for that type;
+    full table, since Refiner recomputes the aggregates (late responses change past days).
+    Each day is asked as ``date_range_start=D``/``date_range_end=D+1`` (exclusive end).
+    """
+
+    name = "reports"
+    path = "/reporting"
+    primary_keys = ("form_uuid", "type", "date")
+    schema = schemas.REPORTS
+    paged = False
+
+    def query_params(self, context: Context | None) -> dict[str, Any]:
+        """The report's type, form and day."""
+        ctx = dict(context or {})
+        return {
+            "type": ctx["type"],
+            "form_uuids[]": [ctx["form_uuid"]],
+            "date_range_start": ctx["date"],
+            "date_range_end": ctx["date_end"],
+        }
+
+    def days(self) -> list[tuple[str, str]]:
+        """``(day, next_day)`` pairs, oldest first, ending today (UTC)."""
+        today = datetime.now(timezone.utc).date()
+        count = int(self.config.get("reports_days", 30))
+        firsts = [today - timedelta(days=n) for n in range(count - 1, -1, -1)]
+        return [(d.isoformat(), (d + timedelta(days=1)).isoformat()) for d in firsts]
+
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:  # noqa: ARG002 - SDK hook signature
+        """Ask every (form, type, day) and emit one row each."""
+        form_uuids = [f["uuid"] for f in self.fetch_items("/forms", {"list": "all_with_archived"})]
+        types = list(self.config.get("report_types") or ("nps", "csat", "ratings"))
+        for form_uuid in form_uuids:
+            for report_type in types:
+                for day, next_day in self.days():
+                    ctx = {"form_uuid": form_uuid, "type": report_type, "date": day}
+                    for body in self.request_records({**ctx, "date_end": next_day}):
+                        yield shapes.report(
+                            body, form_uuid=form_uuid, report_type=report_type, day=day
+                        )

@@ -1,0 +1,214 @@
+"""``TapRefiner``: the settings and the stream list."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from singer_sdk import Tap
+from singer_sdk import typing as th
+from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.exceptions import ConfigValidationError
+
+from refiner_http import DEFAULT_API_URL, HttpPolicy, Redactor
+from tap_refiner import streams
+from tap_refiner.timestamps import parse
+from tap_refiner.webhook_events import WEBHOOK_SETTINGS, WebhookEventsStream
+
+if TYPE_CHECKING:
+    from singer_sdk.streams import Stream
+
+MAX_PAGE_LENGTH = 1000
+ORDER_BY = ["first_seen_at", "last_seen_at", "last_form_submission_at"]
+RESPONSES_INCLUDE = ["completed", "partials", "all"]
+REPORT_TYPES = ["nps", "csat", "ratings", "distribution", "count"]
+
+STREAM_TYPES: list[type[Stream]] = [
+    streams.ContactsStream,
+    streams.SegmentsStream,
+    streams.SegmentMembershipsStream,
+    streams.ResponsesStream,
+    streams.AnswersStream,
+    streams.FormsStream,
+    streams.QuestionsStream,
+    streams.AccountStream,
+    streams.ReportsStream,
+    WebhookEventsStream,
+]
+
+CONFIG_SCHEMA = th.PropertiesList(
+    # -- connection and HTTP policy -------------------------------------------------------
+    th.Property(
+        "api_key",
+        th.StringType,
+        required=True,
+        secret=True,
+        description="Refiner REST API key (Refiner > Integrations > REST API). Sent as Bearer.",
+    ),
+    th.Property(
+        "api_url",
+        th.StringType,
+        default=DEFAULT_API_URL,
+        description="Base URL of the Refiner API, including the version path.",
+    ),
+    th.Property(
+        "start_date",
+        th.DateTimeType,
+        description="Earliest response time to sync on the first run (ISO 8601). Without it, "
+        "`responses`/`answers` start at the oldest response.",
+    ),
+    th.Property(
+        "page_length",
+        th.IntegerType(minimum=1, maximum=MAX_PAGE_LENGTH),
+        default=MAX_PAGE_LENGTH,
+        description="Items per page of list endpoints (1..1000; the API's maximum is 1000).",
+    ),
+    th.Property(
+        "request_timeout",
+        th.IntegerType(minimum=1),
+        default=60,
+        description="Seconds to wait for one HTTP answer before retrying.",
+    ),
+    th.Property(
+        "max_requests_per_minute",
+        th.IntegerType(minimum=1),
+        default=4000,
+        description="Client-side pace for all requests (Refiner allows 4000/min per key).",
+    ),
+    th.Property(
+        "max_tries",
+        th.IntegerType(minimum=1),
+        default=8,
+        description="Attempts per request on 429, 5xx, timeouts and connection resets.",
+    ),
+    # -- contacts -----------------------------------------------------------------------------
+    th.Property(
+        "contacts_segment_uuid",
+        th.StringType,
+        description="`contacts`: only contacts in this segment.",
+    ),
+    th.Property(
+        "contacts_form_uuid",
+        th.StringType,
+        description="`contacts`: only contacts linked to this survey.",
+    ),
+    th.Property(
+        "contacts_order_by",
+        th.StringType,
+        allowed_values=ORDER_BY,
+        description="`contacts`: sort order, one of " + ", ".join(ORDER_BY) + ".",
+    ),
+    th.Property(
+        "contacts_search",
+        th.StringType,
+        description="`contacts`: only contacts whose email, user id or name matches.",
+    ),
+    th.Property(
+        "max_contacts",
+        th.IntegerType(minimum=0),
+        default=0,
+        description="`contacts`: stop after this many contacts (0 = all).",
+    ),
+    # -- responses and answers ------------------------------------------------------------------
+    th.Property(
+        "responses_include",
+        th.StringType,
+        default="completed",
+        allowed_values=RESPONSES_INCLUDE,
+        description="`responses`/`answers`: completed, partials (also unfinished) or all "
+        "(also views and dismissals).",
+    ),
+    th.Property(
+        "with_attributes",
+        th.BooleanType,
+        default=False,
+        description="`responses`: add every contact attribute to `contact.attributes`.",
+    ),
+    th.Property(
+        "form_uuids",
+        th.ArrayType(th.StringType),
+        description="`responses`/`answers`: only these surveys (sent as `form_uuids[]`).",
+    ),
+    th.Property(
+        "responses_window_days",
+        th.IntegerType(minimum=1),
+        default=30,
+        description="`responses`/`answers`: days per date window; the bookmark moves after "
+        "each fully read window.",
+    ),
+    th.Property(
+        "responses_lookback_hours",
+        th.IntegerType(minimum=0),
+        default=24,
+        description="`responses`/`answers`: hours before the bookmark to read again, to catch "
+        "responses stored late with a past date.",
+    ),
+    # -- reports ----------------------------------------------------------------------------
+    th.Property(
+        "report_types",
+        th.ArrayType(th.StringType(allowed_values=REPORT_TYPES)),
+        default=["nps", "csat", "ratings"],
+        description="`reports`: report types to fetch per form and day, from "
+        + ", ".join(REPORT_TYPES)
+        + ".",
+    ),
+    th.Property(
+        "reports_days",
+        th.IntegerType(minimum=1),
+        default=30,
+        description="`reports`: how many UTC days back (today included) to report.",
+    ),
+    # -- webhook_events ---------------------------------------------------------------------
+    *WEBHOOK_SETTINGS,
+).to_dict()
+
+
+def check_settings(config: dict[str, Any]) -> list[str]:
+    """Checks JSON Schema cannot express; messages name the setting, never its value if secret."""
+    errors: list[str] = []
+    api_url = str(config.get("api_url") or "")
+    if not api_url.startswith(("http://", "https://")):
+        errors.append("Setting `api_url` must be an http(s) URL such as " + DEFAULT_API_URL)
+    if config.get("start_date"):
+        try:
+            parse(str(config["start_date"]))
+        except ValueError:
+            errors.append(
+                f"Setting `start_date` must be an ISO 8601 date-time, got {config['start_date']!r}"
+            )
+    return errors
+
+
+class TapRefiner(Tap):
+    """Singer tap for Refiner (refiner.io): contacts, segments, surveys, responses, reports."""
+
+    name = "tap-refiner"
+    config_jsonschema = CONFIG_SCHEMA
+    #: msgspec encodes Singer messages several times faster than the default JSON writer.
+    message_writer_class = MsgSpecWriter
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401 - passed on to Tap
+        """Validate settings before any stream or request exists."""
+        super().__init__(*args, **kwargs)
+        if kwargs.get("validate_config", True) and (errors := check_settings(dict(self.config))):
+            summary = "Config validation failed"
+            raise ConfigValidationError(summary, errors=errors)
+
+    @cached_property
+    def http_policy(self) -> HttpPolicy:
+        """One pacing/retry policy for the whole run, shared by every stream."""
+        redactor = Redactor([str(self.config.get("api_key") or "")])
+        return HttpPolicy(
+            max_requests_per_minute=int(self.config["max_requests_per_minute"]),
+            max_tries=int(self.config["max_tries"]),
+            redactor=redactor,
+            log=self.logger,
+        )
+
+    def discover_streams(self) -> list[Stream]:
+        """Every stream of the tap; ``webhook_events`` is empty unless ``webhook_store`` is set."""
+        return [stream_type(tap=self) for stream_type in STREAM_TYPES]
+
+
+if __name__ == "__main__":
+    TapRefiner.cli()

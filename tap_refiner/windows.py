@@ -1,0 +1,28 @@
+"""Ascending date windows for endpoints that filter by date but list newest first."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import NamedTuple
+
+
+class Window(NamedTuple):
+    """``[start, end)``: inclusive start, exclusive end, like ``date_range_start/end``."""
+
+    start: datetime
+    end: datetime
+
+
+def date_windows(start: datetime, end: datetime, days: float) -> list[Window]:
+    """Split ``[start, end)`` into consecutive windows of at most ``days`` days, oldest first."""
+    if days <= 0:
+        msg = f"window length must be positive, got {days} days"
+        raise ValueError(msg)
+    step = timedelta(days=days)
+    windows: list[Window] = []
+    cursor = start
+    while cursor < end:
+        upper = min(cursor + step, end)
+        windows.append(Window(cursor, upper))
+        cursor = upper
+    return windows

@@ -1,0 +1,26 @@
+"""Fixtures of the tap tests: a freshly reset emulator and a patched time.sleep."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+# pytest runs with --import-mode=importlib, so the tests' helper module (taprun.py) is made
+# importable explicitly.
+sys.path.insert(0, str(Path(__file__).parent))
+
+
+@pytest.fixture
+def emu(fresh_emulator):
+    """The session emulator, reset (data, config, calls, faults)."""
+    return fresh_emulator
+
+
+@pytest.fixture
+def sleeps(monkeypatch):
+    """Patch time.sleep (backoff and pacing) and record the waits requested."""
+    waits: list[float] = []
+    monkeypatch.setattr("time.sleep", waits.append)
+    return waits
