@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import requests
 from requests.adapters import HTTPAdapter
 
+from refiner_http.paging import next_page_params, with_page
 from refiner_http.policy import HttpPolicy
 from refiner_http.redact import Redactor
 
@@ -154,20 +155,12 @@ class RefinerClient:
         query: dict[str, Any] = {**(params or {}), "page_length": page_length}
         while True:
             body = self.request("GET", path, params=query)
-            items = body.get("items", []) if isinstance(body, dict) else []
-            yield from items
-            pagination = body.get("pagination") or {} if isinstance(body, dict) else {}
-            cursor = pagination.get("next_page_cursor")
-            if cursor:
-                query = {k: v for k, v in query.items() if k != "page"}
-                query["page_cursor"] = cursor
-                continue
-            current, last = pagination.get("current_page"), pagination.get("last_page")
-            if items and isinstance(current, int) and isinstance(last, int) and current < last:
-                query = {k: v for k, v in query.items() if k != "page_cursor"}
-                query["page"] = current + 1
-                continue
-            return
+            items = body.get("items") if isinstance(body, dict) else None
+            yield from items or ()
+            token = next_page_params(body)
+            if not token:
+                return
+            query = with_page(query, token)
 
     def close(self) -> None:
         """Release pooled connections."""

@@ -18,7 +18,8 @@ from singer_sdk.streams import RESTStream
 from singer_sdk.streams.rest import HTTPRequest
 
 from refiner_http.client import USER_AGENT, BearerAuth, resolve_url
-from tap_refiner.pagination import PageToken, RefinerPaginator, next_page_params
+from refiner_http.paging import PageToken, next_page_params, with_page
+from tap_refiner.pagination import RefinerPaginator
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Iterable, Iterator, Mapping
@@ -184,5 +185,4 @@ class RefinerStream(RESTStream[PageToken | None]):
             token = next_page_params(body)
             if not token:
                 return
-            query = {k: v for k, v in query.items() if k not in {"page", "page_cursor"}}
-            query.update(token)
+            query = with_page(query, token)
