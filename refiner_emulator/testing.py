@@ -6,20 +6,16 @@ stderr goes to a temporary file (a pipe nobody reads would eventually block the 
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import tempfile
-import threading
 import time
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
 from refiner_emulator.webhooks import MAX_ATTEMPTS
+from refiner_http.server_process import ServerProcess, ServerStartError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from types import TracebackType
 
     from typing_extensions import Self
 
@@ -27,11 +23,11 @@ READY_PREFIX = "Refiner emulator listening on "
 HELPER_TIMEOUT = 10.0
 
 
-class EmulatorError(RuntimeError):
-    """The emulator did not start (the message carries its stderr)."""
+class EmulatorError(ServerStartError):
+    """The emulator did not start, or a helper was called while it is not running."""
 
 
-class EmulatorProcess:
+class EmulatorProcess(ServerProcess):
     """``with EmulatorProcess("--contacts", "300") as emu: requests.get(emu.api_url + "/")``."""
 
     def __init__(
@@ -44,92 +40,35 @@ class EmulatorProcess:
         """``args`` are passed to ``python -m refiner_emulator`` after ``--port 0``."""
         self.args = [*args, *extra_args]
         self.api_key = api_key
-        self.timeout = timeout
+        key_args = [] if "--api-key" in self.args else ["--api-key", api_key]
+        super().__init__(
+            "refiner_emulator",
+            ["--port", "0", "--quiet", *key_args, *self.args],
+            ready_prefix=READY_PREFIX,
+            timeout=timeout,
+        )
         self.base_url = ""
         self.api_url = ""
-        self._proc: subprocess.Popen[str] | None = None
-        self._stderr: IO[str] | None = None
         self._session: requests.Session | None = None
-        self.last_stderr = ""
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> Self:
         """Start the subprocess and wait for its listening line."""
-        self._stderr = tempfile.TemporaryFile(mode="w+", encoding="utf-8")  # noqa: SIM115 - closed in stop()
-        cmd = [sys.executable, "-m", "refiner_emulator", "--port", "0", "--quiet"]
-        if "--api-key" not in self.args:
-            cmd += ["--api-key", self.api_key]
-        self._proc = subprocess.Popen(  # noqa: S603 - our own module, fixed argv
-            [*cmd, *self.args],
-            stdout=subprocess.PIPE,
-            stderr=self._stderr,
-            text=True,
-        )
-        line = self._read_ready_line()
-        self.api_url = line[len(READY_PREFIX) :].strip()
+        try:
+            super().start()
+        except ServerStartError as exc:
+            raise EmulatorError(str(exc)) from None
+        self.api_url = self.url
         self.base_url = self.api_url.removesuffix("/v1")
         self._session = requests.Session()
         return self
 
-    def _read_ready_line(self) -> str:
-        proc = self._proc
-        assert proc is not None  # noqa: S101 - set by start()
-        assert proc.stdout is not None  # noqa: S101 - stdout is a pipe
-        result: list[str] = []
-        reader = threading.Thread(target=lambda: result.append(proc.stdout.readline()))  # type: ignore[union-attr]
-        reader.daemon = True
-        reader.start()
-        reader.join(self.timeout)
-        line = result[0] if result else ""
-        if not line.startswith(READY_PREFIX):
-            self.stop()
-            msg = f"emulator did not start within {self.timeout}s: {self._stderr_text()}"
-            raise EmulatorError(msg)
-        return line
-
-    def _stderr_text(self) -> str:
-        if self._stderr is None or self._stderr.closed:
-            return ""
-        self._stderr.seek(0)
-        return self._stderr.read()[-4000:]
-
-    def stop(self) -> None:
+    def stop(self) -> int | None:
         """Terminate (then kill) the subprocess and release its pipes and the session."""
         if self._session is not None:
             self._session.close()
             self._session = None
-        proc = self._proc
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
-        if proc is not None and proc.stdout is not None:
-            proc.stdout.close()
-        self.last_stderr = self._stderr_text()
-        if self._stderr is not None:
-            self._stderr.close()
-            self._stderr = None
-
-    def __enter__(self) -> Self:
-        """Start on entering the ``with`` block."""
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Always stop."""
-        self.stop()
-
-    @property
-    def running(self) -> bool:
-        """Whether the subprocess is alive."""
-        return self._proc is not None and self._proc.poll() is None
+        return super().stop()
 
     # ------------------------------------------------------------------ private routes
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:  # noqa: ANN401 - JSON
