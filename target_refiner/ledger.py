@@ -1,0 +1,147 @@
+"""SQLite ledger of what Refiner has acknowledged, so unchanged rows and replays are not re-sent.
+
+One table, ``ledger(kind, user_key, scope, hash)``, primary key ``(kind, user_key, scope)``:
+
+- ``identify`` / user key / ``""``: hash of the last acknowledged identify payload;
+- ``segment`` / user key / segment uuid: ``member`` or ``not-member`` after the last add/remove;
+- ``deleted`` / user key / ``""``: the contact was deleted (a later identify, track or segment
+  add clears it, and deleting clears that user's identify and segment rows);
+- ``track`` / record key / stream: the event was sent (record key = key properties or row hash).
+
+One database per Refiner environment (file name carries a hash of ``api_url`` and the key, never
+the key itself), so pointing the target at another environment does not skip its rows.
+
+Speed: WAL journal with ``synchronous=NORMAL`` (durable across a process crash, which is what a
+kill -9 is; an OS crash may lose the last commits, which only causes re-sends), ``WITHOUT ROWID``,
+reads on a per-thread connection, and writes batched into one transaction by the sender's
+committer thread (:meth:`Ledger.commit`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from target_refiner.mapping import (
+    LEDGER_DELETED,
+    LEDGER_IDENTIFY,
+    LEDGER_SEGMENT,
+    LedgerKey,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS ledger (
+    kind TEXT NOT NULL,
+    user_key TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    PRIMARY KEY (kind, user_key, scope)
+) WITHOUT ROWID;
+"""
+
+
+@dataclass(frozen=True)
+class LedgerWrite:
+    """Remember ``hash`` for ``key`` (an acknowledged call by the user ``user_key``)."""
+
+    key: LedgerKey
+    hash: str
+    user_key: str
+
+
+def ledger_path(state_dir: Path, api_url: str, api_key: str) -> Path:
+    """The database for one Refiner environment, named by a one-way hash of url and key."""
+    digest = hashlib.sha256(f"{api_url.rstrip('/')}\n{api_key}".encode()).hexdigest()[:16]
+    return state_dir / f"ledger-{digest}.sqlite"
+
+
+class Ledger:
+    """Lookups from any thread; batched writes from one thread."""
+
+    def __init__(self, path: Path) -> None:
+        """Create the file and table if needed."""
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        conn = self._conn()
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.executescript(SCHEMA)
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=10000")
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def lookup(self, key: LedgerKey) -> str | None:
+        """The remembered hash for ``key``, or None."""
+        row = (
+            self._conn()
+            .execute(
+                "SELECT hash FROM ledger WHERE kind=? AND user_key=? AND scope=?",
+                (key.kind, key.user_key, key.scope),
+            )
+            .fetchone()
+        )
+        return None if row is None else str(row[0])
+
+    def is_unchanged(self, key: LedgerKey, payload_hash: str) -> bool:
+        """True when Refiner already acknowledged exactly this (so the call can be skipped)."""
+        return self.lookup(key) == payload_hash
+
+    def commit(self, writes: Iterable[LedgerWrite]) -> None:
+        """Apply acknowledged calls in one transaction."""
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for write in writes:
+                self._apply(conn, write)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    @staticmethod
+    def _apply(conn: sqlite3.Connection, write: LedgerWrite) -> None:
+        key = write.key
+        if key.kind == LEDGER_DELETED:
+            conn.execute(
+                "DELETE FROM ledger WHERE kind IN (?, ?) AND user_key=?",
+                (LEDGER_IDENTIFY, LEDGER_SEGMENT, key.user_key),
+            )
+        elif write.hash != "not-member":
+            # identify, track and segment add (re)create the contact
+            conn.execute(
+                "DELETE FROM ledger WHERE kind=? AND user_key=? AND scope=''",
+                (LEDGER_DELETED, write.user_key),
+            )
+        conn.execute(
+            "INSERT OR REPLACE INTO ledger (kind, user_key, scope, hash) VALUES (?, ?, ?, ?)",
+            (key.kind, key.user_key, key.scope, write.hash),
+        )
+
+    def count(self) -> int:
+        """How many entries the ledger holds (for tests and summaries)."""
+        return int(self._conn().execute("SELECT COUNT(*) FROM ledger").fetchone()[0])
+
+    def close(self) -> None:
+        """Close every thread's connection."""
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()

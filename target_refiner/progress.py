@@ -1,0 +1,171 @@
+"""Counters per stream, a progress line every few seconds, and the reject-ratio guard.
+
+Counting is shared by the main thread (rows in, fast skips, mapping rejections) and the
+sender's threads (sent, API rejections), hence one lock.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import logging
+
+MIN_ROWS_FOR_RATIO = 100  # below this, the ratio is only checked at the end of the run
+
+
+@dataclass
+class StreamCounts:
+    """What happened to one stream's rows."""
+
+    rows_in: int = 0
+    sent: int = 0
+    skipped: int = 0
+    rejected: int = 0
+
+    @property
+    def done(self) -> int:
+        """Rows acknowledged (sent, skipped or rejected)."""
+        return self.sent + self.skipped + self.rejected
+
+
+class RejectRatioExceededError(RuntimeError):
+    """Too many rows were rejected: stop rather than silently drop most of the data."""
+
+
+class Progress:
+    """Thread-safe tallies with periodic logging."""
+
+    def __init__(
+        self,
+        log: logging.Logger,
+        *,
+        interval: float = 5.0,
+        max_reject_ratio: float | None = None,
+        dead_letter_hint: str = "",
+    ) -> None:
+        """``interval`` <= 0 turns the periodic line off."""
+        self.log = log
+        self.interval = interval
+        self.max_reject_ratio = max_reject_ratio
+        self.dead_letter_hint = dead_letter_hint
+        self.streams: dict[str, StreamCounts] = {}
+        self.calls = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._started = time.monotonic()
+
+    def _counts(self, stream: str) -> StreamCounts:
+        counts = self.streams.get(stream)
+        if counts is None:
+            counts = self.streams[stream] = StreamCounts()
+        return counts
+
+    def row_in(self, stream: str) -> None:
+        """A row arrived."""
+        with self._lock:
+            self._counts(stream).rows_in += 1
+
+    def sent(self, stream: str) -> None:
+        """A row's call was acknowledged by Refiner."""
+        with self._lock:
+            self._counts(stream).sent += 1
+            self.calls += 1
+
+    def skipped(self, stream: str) -> None:
+        """A row was unchanged (or already sent) according to the ledger."""
+        with self._lock:
+            self._counts(stream).skipped += 1
+
+    def rejected(self, stream: str) -> None:
+        """A row went to the dead-letter file."""
+        with self._lock:
+            self._counts(stream).rejected += 1
+
+    def totals(self) -> StreamCounts:
+        """Sum over streams."""
+        with self._lock:
+            total = StreamCounts()
+            for c in self.streams.values():
+                total.rows_in += c.rows_in
+                total.sent += c.sent
+                total.skipped += c.skipped
+                total.rejected += c.rejected
+            return total
+
+    def check_reject_ratio(self, *, final: bool = False) -> None:
+        """Raise once rejections exceed ``max_reject_ratio`` (from 100 rows on, or at the end)."""
+        if self.max_reject_ratio is None:
+            return
+        total = self.totals()
+        done = total.done
+        if done == 0 or (done < MIN_ROWS_FOR_RATIO and not final):
+            return
+        ratio = total.rejected / done
+        if ratio > self.max_reject_ratio:
+            msg = (
+                f"Setting `max_reject_ratio` ({self.max_reject_ratio:.2%}) exceeded: "
+                f"{total.rejected} of {done} rows rejected ({ratio:.2%}). "
+                f"Reasons are in the dead-letter file {self.dead_letter_hint}."
+            )
+            raise RejectRatioExceededError(msg)
+
+    # -- logging --------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the periodic progress line."""
+        if self.interval > 0 and self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="progress", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        last_calls, last_time = 0, time.monotonic()
+        while not self._stop.wait(self.interval):
+            now = time.monotonic()
+            total = self.totals()
+            rate = (self.calls - last_calls) / max(now - last_time, 1e-9)
+            last_calls, last_time = self.calls, now
+            self.log.info(
+                "Progress: %d rows in, %d sent, %d skipped unchanged, %d rejected, %.1f calls/s",
+                total.rows_in,
+                total.sent,
+                total.skipped,
+                total.rejected,
+                rate,
+            )
+
+    def stop(self) -> None:
+        """Stop the periodic line."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def summary(self) -> None:
+        """One line per stream, then the totals."""
+        elapsed = max(time.monotonic() - self._started, 1e-9)
+        with self._lock:
+            items = sorted(self.streams.items())
+        for stream, c in items:
+            self.log.info(
+                "Summary for stream '%s': %d rows in, %d sent, %d skipped unchanged, %d rejected",
+                stream,
+                c.rows_in,
+                c.sent,
+                c.skipped,
+                c.rejected,
+            )
+        total = self.totals()
+        self.log.info(
+            "Summary: %d rows in, %d sent, %d skipped unchanged, %d rejected in %.1fs "
+            "(%.1f calls/s)",
+            total.rows_in,
+            total.sent,
+            total.skipped,
+            total.rejected,
+            elapsed,
+            self.calls / elapsed,
+        )

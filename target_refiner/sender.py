@@ -1,0 +1,392 @@
+"""Concurrent, paced sending with ordered acknowledgement (what makes STATE safe to emit).
+
+Threads and their jobs:
+
+- the main (SDK) thread maps a row and calls :meth:`Sender.submit`. When the user has nothing in
+  flight it checks the ledger right there (an unchanged identify is acknowledged at once, which is
+  what makes a re-sync fast); otherwise the call joins that user's FIFO queue;
+- ``max_concurrency`` workers send calls through the shared ``refiner_http`` policy (per-key and
+  per-user pacing, ``Retry-After``, retries, error classification);
+- a scheduler parks a user's next call until that user's pacing slot is free (read with
+  ``KeyedPacer.wait_time``), so one busy user never occupies a worker while it waits: the other
+  users' rows keep flowing (no head-of-line blocking);
+- one committer writes acknowledged calls to the ledger in batched transactions, writes API
+  rejections to the dead-letter file, and only *then* acknowledges the rows.
+
+Calls of one user run one at a time, in input order, each after the previous one's ledger write
+is committed: Refiner ends up with the last identify, and the ledger check before each call sees
+the previous call's result.
+
+:class:`AckTracker` numbers in-flight rows; a STATE message is held until every row received before
+it is acknowledged, and is emitted by whichever thread acknowledges the last of them (so within
+milliseconds, not at the SDK's periodic drain).
+
+Failures: a 4xx (other than auth) dead-letters the row; an auth error, or a 5xx/timeout that is
+still failing after ``max_tries``, stops the run (the row stays unacknowledged, so the last STATE
+emitted is before it and a rerun retries it).
+"""
+
+from __future__ import annotations
+
+import collections
+import heapq
+import itertools
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+
+from refiner_http import RefinerApiError, RefinerAuthError
+from refiner_http.policy import RETRYABLE_EXCEPTIONS
+from target_refiner.ledger import LedgerWrite
+from target_refiner.mapping import DELETE_CONTACT
+
+if TYPE_CHECKING:
+    import logging
+    from collections.abc import Callable
+
+    from refiner_http import RefinerClient
+    from target_refiner.deadletter import DeadLetter, JsonLines
+    from target_refiner.ledger import Ledger
+    from target_refiner.mapping import ApiCall
+    from target_refiner.progress import Progress
+
+COMMIT_BATCH = 1000
+PARK_THRESHOLD = 0.002  # shorter pacing waits are slept in the worker
+DEFAULT_MAX_PENDING = 10_000
+
+
+class SenderFailedError(RuntimeError):
+    """The run cannot go on (bad key, or Refiner kept failing after every retry)."""
+
+
+class AckTracker:
+    """Orders acknowledgements and releases each STATE once every row before it is done."""
+
+    def __init__(self, emit: Callable[[dict], None]) -> None:
+        """``emit`` writes a STATE message; it is called under this tracker's lock, in order."""
+        self._emit = emit
+        self._next = 0
+        self._open: collections.OrderedDict[int, None] = collections.OrderedDict()
+        self._states: collections.deque[tuple[int, dict]] = collections.deque()
+        self._cond = threading.Condition()
+
+    def open(self) -> int:
+        """Number a row that is not acknowledged yet."""
+        with self._cond:
+            seq = self._next
+            self._next += 1
+            self._open[seq] = None
+            return seq
+
+    def close(self, seq: int) -> None:
+        """Acknowledge a row; emit the newest STATE that no longer waits for anything."""
+        with self._cond:
+            self._open.pop(seq, None)
+            self._release()
+            self._cond.notify_all()
+
+    def add_state(self, state: dict) -> None:
+        """A STATE arrived: it covers every row numbered so far."""
+        with self._cond:
+            self._states.append((self._next, state))
+            self._release()
+
+    def _release(self) -> None:
+        watermark = next(iter(self._open)) if self._open else self._next
+        ready: dict | None = None
+        while self._states and self._states[0][0] <= watermark:
+            ready = self._states.popleft()[1]
+        if ready is not None:
+            self._emit(ready)
+
+    @property
+    def outstanding(self) -> int:
+        """Rows submitted and not acknowledged (a racy read is fine for back-pressure)."""
+        return len(self._open)
+
+    def wait_below(self, limit: int, stop: threading.Event, timeout: float | None = None) -> bool:
+        """Block until fewer than ``limit`` rows are outstanding (or ``stop`` is set)."""
+        with self._cond:
+            return self._cond.wait_for(
+                lambda: len(self._open) < limit or stop.is_set(), timeout=timeout
+            )
+
+    def wake(self) -> None:
+        """Wake every waiter (after a fatal error)."""
+        with self._cond:
+            self._cond.notify_all()
+
+
+@dataclass
+class Job:
+    """One row's call on its way through the sender."""
+
+    seq: int
+    stream: str
+    record: dict[str, Any]
+    call: ApiCall
+    check: bool = False  # re-check the ledger just before sending
+
+
+@dataclass
+class Outcome:
+    """What happened to a job: sent, skipped, or rejected by the API."""
+
+    job: Job
+    kind: str  # "sent" | "skipped" | "rejected"
+    status: int | None = None
+    body: Any = None
+    reason: str = ""
+
+
+class Sender:
+    """Sends calls on the shared policy; acknowledges rows in a way STATE can rely on."""
+
+    def __init__(  # noqa: PLR0913 - collaborators and the documented knobs
+        self,
+        client: RefinerClient,
+        ledger: Ledger,
+        dead_letter: DeadLetter,
+        progress: Progress,
+        tracker: AckTracker,
+        *,
+        max_concurrency: int = 8,
+        full_resend: bool = False,
+        max_pending: int = DEFAULT_MAX_PENDING,
+        log: logging.Logger,
+    ) -> None:
+        """Start the workers, the scheduler and the committer."""
+        self.client = client
+        self.ledger = ledger
+        self.dead_letter = dead_letter
+        self.progress = progress
+        self.tracker = tracker
+        self.full_resend = full_resend
+        self.max_pending = max(max_pending, 1)
+        self.log = log
+        self.fatal: BaseException | None = None
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._busy: dict[str, collections.deque[Job]] = {}
+        self._ready: queue.Queue[Job | None] = queue.Queue()
+        self._commits: queue.Queue[Outcome | None] = queue.Queue()
+        self._parked: list[tuple[float, int, Job]] = []
+        self._parked_cond = threading.Condition()
+        self._tie = itertools.count()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"sender-{i}", daemon=True)
+            for i in range(max(max_concurrency, 1))
+        ]
+        self._threads.append(threading.Thread(target=self._schedule, name="scheduler", daemon=True))
+        self._committer = threading.Thread(target=self._commit_loop, name="committer", daemon=True)
+        for thread in [*self._threads, self._committer]:
+            thread.start()
+
+    # -- main thread ----------------------------------------------------------------------
+    def submit(self, stream: str, record: dict[str, Any], call: ApiCall) -> None:
+        """Queue one row's call; acknowledges at once when the ledger says it is unchanged."""
+        self.raise_if_failed()
+        if self.tracker.outstanding >= self.max_pending:
+            self.tracker.wait_below(self.max_pending, self._stop)
+            self.raise_if_failed()
+        user = call.user_key
+        with self._lock:
+            pending = self._busy.get(user)
+            if pending is not None:
+                pending.append(Job(self.tracker.open(), stream, record, call, check=True))
+                return
+        # Nothing of this user is in flight (only this thread adds work), so the ledger is final.
+        if self._unchanged(call):
+            self.progress.skipped(stream)
+            return
+        job = Job(self.tracker.open(), stream, record, call)
+        with self._lock:
+            self._busy[user] = collections.deque()
+        self._dispatch(job)
+
+    def flush(self) -> None:
+        """Wait until every submitted row is acknowledged; raise if the run failed."""
+        self.tracker.wait_below(1, self._stop)
+        self.raise_if_failed()
+
+    def raise_if_failed(self) -> None:
+        """Re-raise a fatal error from a worker in the caller's thread."""
+        if self.fatal is not None:
+            raise SenderFailedError(str(self.fatal)) from self.fatal
+
+    def close(self) -> None:
+        """Stop every thread (after ``flush``, or on failure)."""
+        self._stop.set()
+        for _ in self._threads:
+            self._ready.put(None)
+        with self._parked_cond:
+            self._parked_cond.notify_all()
+        self._commits.put(None)
+        for thread in [*self._threads, self._committer]:
+            thread.join(timeout=10)
+
+    # -- helpers --------------------------------------------------------------------------
+    def _unchanged(self, call: ApiCall) -> bool:
+        if self.full_resend or call.ledger_key is None:
+            return False
+        return self.ledger.is_unchanged(call.ledger_key, call.payload_hash)
+
+    def _dispatch(self, job: Job) -> None:
+        """Hand a job to the workers now, or park it until its user's pacing slot is free."""
+        wait = self.client.policy.user_pacer.wait_time(job.call.user_key)
+        if wait <= PARK_THRESHOLD:
+            self._ready.put(job)
+            return
+        with self._parked_cond:
+            heapq.heappush(self._parked, (time.monotonic() + wait, next(self._tie), job))
+            self._parked_cond.notify()
+
+    def _fail(self, exc: BaseException) -> None:
+        if self.fatal is None:
+            self.fatal = exc
+            self.log.error("Stopping: %s", self.client.policy.redactor(str(exc)))
+        self._stop.set()
+        self.tracker.wake()
+
+    # -- scheduler thread -----------------------------------------------------------------
+    def _schedule(self) -> None:
+        with self._parked_cond:
+            while not self._stop.is_set():
+                if not self._parked:
+                    self._parked_cond.wait()
+                    continue
+                due = self._parked[0][0] - time.monotonic()
+                if due > 0:
+                    self._parked_cond.wait(timeout=due)
+                    continue
+                self._ready.put(heapq.heappop(self._parked)[2])
+
+    # -- worker threads -------------------------------------------------------------------
+    def _work(self) -> None:
+        while True:
+            job = self._ready.get()
+            if job is None or self._stop.is_set():
+                return
+            try:
+                outcome = self._run(job)
+            except BaseException as exc:  # noqa: BLE001 - any surprise stops the run cleanly
+                self._fail(exc)
+                return
+            if outcome is not None:
+                self._commits.put(outcome)
+
+    def _run(self, job: Job) -> Outcome | None:
+        call = job.call
+        if job.check and self._unchanged(call):
+            return Outcome(job, "skipped")
+        try:
+            self.client.send(
+                call.method,
+                call.path,
+                params=call.params,
+                json_body=call.json_body,
+                user_key=call.user_key,
+            )
+        except RefinerAuthError as exc:
+            self._fail(exc)
+            return None
+        except RefinerApiError as exc:
+            if call.action == DELETE_CONTACT and exc.status == HTTPStatus.NOT_FOUND:
+                return Outcome(job, "skipped")  # already gone: the delete is done
+            return Outcome(job, "rejected", status=exc.status, body=exc.body, reason=str(exc))
+        except RETRYABLE_EXCEPTIONS as exc:
+            retries = self.client.policy.max_tries
+            self._fail(
+                SenderFailedError(
+                    f"Refiner still failing after {retries} tries (setting `max_tries`): {exc}"
+                )
+            )
+            return None
+        return Outcome(job, "sent")
+
+    # -- committer thread -----------------------------------------------------------------
+    def _commit_loop(self) -> None:
+        while True:
+            first = self._commits.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < COMMIT_BATCH:
+                try:
+                    item = self._commits.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._commits.put(None)
+                    break
+                batch.append(item)
+            try:
+                self._commit(batch)
+            except BaseException as exc:  # noqa: BLE001
+                self._fail(exc)
+                return
+
+    def _commit(self, batch: list[Outcome]) -> None:
+        writes = [
+            LedgerWrite(o.job.call.ledger_key, o.job.call.payload_hash, o.job.call.user_key)
+            for o in batch
+            if o.kind == "sent" and o.job.call.ledger_key is not None
+        ]
+        for o in batch:
+            if o.kind == "rejected":
+                self.dead_letter.reject(
+                    o.job.stream, o.job.record, o.reason, status=o.status, body=o.body
+                )
+        if writes:
+            self.ledger.commit(writes)
+        for o in batch:
+            getattr(self.progress, o.kind)(o.job.stream)
+            self.tracker.close(o.job.seq)
+            self._release(o.job.call.user_key)
+        self.progress.check_reject_ratio()
+
+    def _release(self, user: str) -> None:
+        """The user's call is done: start their next one, or mark them idle."""
+        with self._lock:
+            pending = self._busy.get(user)
+            if pending:
+                job = pending.popleft()
+            else:
+                self._busy.pop(user, None)
+                return
+        self._dispatch(job)
+
+
+class DryRunSender:
+    """Same interface as :class:`Sender`, but writes would-be calls to a JSONL file."""
+
+    def __init__(
+        self, ledger: Ledger, out: JsonLines, progress: Progress, *, full_resend: bool = False
+    ) -> None:
+        """No threads: nothing is sent."""
+        self.ledger = ledger
+        self.out = out
+        self.progress = progress
+        self.full_resend = full_resend
+
+    def submit(self, stream: str, record: dict[str, Any], call: ApiCall) -> None:  # noqa: ARG002
+        """Write the call unless the ledger says Refiner already has it."""
+        key = call.ledger_key
+        if not self.full_resend and key and self.ledger.is_unchanged(key, call.payload_hash):
+            self.progress.skipped(stream)
+            return
+        self.out.write({"stream": stream, **call.as_dict()})
+        self.progress.sent(stream)
+
+    def flush(self) -> None:
+        """Nothing is in flight."""
+
+    def raise_if_failed(self) -> None:
+        """A dry run cannot fail on the API."""
+
+    def close(self) -> None:
+        """Close the output file."""
+        self.out.close()

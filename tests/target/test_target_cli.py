@@ -1,0 +1,87 @@
+"""The console script: --about docs, progress and summary logs, settings errors, no secrets."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from target_helpers import FIXTURES, target_cmd
+
+SETTINGS = [
+    "api_key",
+    "api_url",
+    "mappings",
+    "default_action",
+    "max_concurrency",
+    "max_requests_per_minute",
+    "max_requests_per_user_per_minute",
+    "max_tries",
+    "request_timeout",
+    "state_dir",
+    "dead_letter_path",
+    "full_resend",
+    "dry_run",
+    "dry_run_path",
+    "truncate_long_strings",
+    "max_reject_ratio",
+    "progress_interval_seconds",
+]
+
+
+def test_about_markdown_documents_every_setting():
+    out = subprocess.run(
+        [*target_cmd(), "--about", "--format=markdown"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rows = {line.split("|")[1].strip(): line for line in out.splitlines() if line.startswith("| ")}
+    for name in SETTINGS:
+        assert name in rows, name
+        description = rows[name].split("|")[4].strip()
+        assert len(description) > 20, name
+
+
+def run_cli(config, tmp_path, fixture="users.singer"):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    return subprocess.run(
+        [*target_cmd(), "--config", str(path), "--input", str(FIXTURES / fixture)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def test_progress_summary_and_no_secret_in_logs(emu, config, tmp_path):
+    emu.configure(latency_ms=700)
+    result = run_cli({**config, "progress_interval_seconds": 0.5}, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Progress: " in result.stderr
+    assert "calls/s" in result.stderr
+    assert "Summary for stream 'users': 5 rows in, 3 sent, 0 skipped unchanged, 2 rejected" in (
+        result.stderr
+    )
+    assert emu.api_key not in result.stderr
+    assert emu.api_key not in result.stdout
+    assert [json.loads(line) for line in result.stdout.splitlines()][-1] == {
+        "bookmarks": {"users": {"n": 5}}
+    }
+
+
+def test_invalid_settings_exit_before_any_call(emu, config, tmp_path):
+    bad = {**config, "mappings": {"users": {"action": "track", "user_id": "id"}}}
+    result = run_cli(bad, tmp_path)
+    assert result.returncode == 1
+    assert "mappings.users" in result.stderr
+    assert "event_name" in result.stderr
+    assert emu.calls() == []
+
+
+def test_dry_run_logs_counts(emu, config, tmp_path):
+    result = run_cli({**config, "dry_run": True}, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Dry run: 3 calls written to" in result.stderr
+    assert result.stdout == ""
+    assert emu.calls() == []
