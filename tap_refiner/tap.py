@@ -10,7 +10,8 @@ from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
 
-from refiner_http import DEFAULT_API_URL, HttpPolicy, Redactor
+from refiner_http import DEFAULT_API_URL, HttpPolicy
+from refiner_http.settings import CONNECTION_SETTINGS, policy_from_config
 from tap_refiner import streams
 from tap_refiner.timestamps import parse
 from tap_refiner.webhook_events import WEBHOOK_SETTINGS, WebhookEventsStream
@@ -37,20 +38,8 @@ STREAM_TYPES: list[type[Stream]] = [
 ]
 
 CONFIG_SCHEMA = th.PropertiesList(
-    # -- connection and HTTP policy -------------------------------------------------------
-    th.Property(
-        "api_key",
-        th.StringType,
-        required=True,
-        secret=True,
-        description="Refiner REST API key (Refiner > Integrations > REST API). Sent as Bearer.",
-    ),
-    th.Property(
-        "api_url",
-        th.StringType,
-        default=DEFAULT_API_URL,
-        description="Base URL of the Refiner API, including the version path.",
-    ),
+    # -- connection and HTTP policy (shared with target-refiner) --------------------------
+    *CONNECTION_SETTINGS,
     th.Property(
         "start_date",
         th.DateTimeType,
@@ -62,24 +51,6 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.IntegerType(minimum=1, maximum=MAX_PAGE_LENGTH),
         default=MAX_PAGE_LENGTH,
         description="Items per page of list endpoints (1..1000; the API's maximum is 1000).",
-    ),
-    th.Property(
-        "request_timeout",
-        th.IntegerType(minimum=1),
-        default=60,
-        description="Seconds to wait for one HTTP answer before retrying.",
-    ),
-    th.Property(
-        "max_requests_per_minute",
-        th.IntegerType(minimum=1),
-        default=4000,
-        description="Client-side pace for all requests (Refiner allows 4000/min per key).",
-    ),
-    th.Property(
-        "max_tries",
-        th.IntegerType(minimum=1),
-        default=8,
-        description="Attempts per request on 429, 5xx, timeouts and connection resets.",
     ),
     # -- contacts -----------------------------------------------------------------------------
     th.Property(
@@ -197,13 +168,7 @@ class TapRefiner(Tap):
     @cached_property
     def http_policy(self) -> HttpPolicy:
         """One pacing/retry policy for the whole run, shared by every stream."""
-        redactor = Redactor([str(self.config.get("api_key") or "")])
-        return HttpPolicy(
-            max_requests_per_minute=int(self.config["max_requests_per_minute"]),
-            max_tries=int(self.config["max_tries"]),
-            redactor=redactor,
-            log=self.logger,
-        )
+        return policy_from_config(self.config, log=self.logger)
 
     def discover_streams(self) -> list[Stream]:
         """Every stream of the tap; ``webhook_events`` is empty unless ``webhook_store`` is set."""

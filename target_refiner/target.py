@@ -30,7 +30,8 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.target_base import Target
 
-from refiner_http import DEFAULT_API_URL, HttpPolicy, Redactor, RefinerClient
+from refiner_http import DEFAULT_API_URL, Redactor, RefinerClient
+from refiner_http.settings import CONNECTION_SETTINGS, policy_from_config
 from target_refiner.deadletter import DeadLetter, JsonLines
 from target_refiner.ledger import Ledger, ledger_path
 from target_refiner.mapping import (
@@ -177,15 +178,7 @@ class Runtime:
             self.sender = DryRunSender(self.ledger, out, self.progress, full_resend=full_resend)
         else:
             concurrency = int(config.get("max_concurrency") or 8)
-            policy = HttpPolicy(
-                max_requests_per_minute=float(config.get("max_requests_per_minute") or 4000),
-                max_requests_per_user_per_minute=float(
-                    config.get("max_requests_per_user_per_minute") or 100
-                ),
-                max_tries=int(config.get("max_tries") or 8),
-                redactor=self.redactor,
-                log=log,
-            )
+            policy = policy_from_config(config, log=log, redactor=self.redactor)
             self.client = RefinerClient(
                 api_key,
                 api_url,
@@ -229,22 +222,7 @@ class TargetRefiner(Target):
     default_sink_class = RefinerSink
 
     config_jsonschema = th.PropertiesList(
-        th.Property(
-            "api_key",
-            th.StringType,
-            required=True,
-            secret=True,
-            description=(
-                "Refiner REST API key (Refiner > Integrations > REST API). Sent only in the "
-                "`Authorization: Bearer` header; masked in logs and files."
-            ),
-        ),
-        th.Property(
-            "api_url",
-            th.StringType,
-            default=DEFAULT_API_URL,
-            description="Base URL of the Refiner API (point it at the emulator for tests).",
-        ),
+        *CONNECTION_SETTINGS,
         th.Property(
             "mappings",
             th.ObjectType(additional_properties=MAPPING_SCHEMA),
@@ -273,31 +251,10 @@ class TargetRefiner(Target):
             description="Calls in flight at once (bounded worker threads).",
         ),
         th.Property(
-            "max_requests_per_minute",
-            th.NumberType(exclusive_minimum=0),
-            default=4000,
-            description="Pacing per API key (Refiner allows 4000/min); paced 2% under it.",
-        ),
-        th.Property(
             "max_requests_per_user_per_minute",
             th.NumberType(exclusive_minimum=0),
             default=100,
             description="Pacing per user id or email (Refiner allows 100/min per user).",
-        ),
-        th.Property(
-            "max_tries",
-            th.IntegerType(minimum=1),
-            default=8,
-            description=(
-                "Tries per call on 429 (honouring Retry-After), 5xx and timeouts; when still "
-                "failing the run stops before acknowledging the row."
-            ),
-        ),
-        th.Property(
-            "request_timeout",
-            th.NumberType(exclusive_minimum=0),
-            default=60,
-            description="Seconds to wait for one HTTP response.",
         ),
         th.Property(
             "state_dir",
