@@ -93,6 +93,12 @@ class RefinerSink(BatchSink):
             return
         runtime.sender.submit(self.stream_name, record, result)
 
-    def process_batch(self, context: dict) -> None:  # noqa: ARG002
-        """Drain = wait until every row handed to the sender is acknowledged."""
+    def process_batch(self, context: dict) -> None:
+        """Send the rows of a BATCH file, then drain: wait until every row is acknowledged.
+
+        RECORD messages reach ``process_record`` one by one and leave ``context`` empty; rows
+        from BATCH files (``process_batch_files``) arrive here as ``context["records"]``.
+        """
+        for record in context.get("records", ()):
+            self.process_record(record, context)
         self.target.runtime.sender.flush()

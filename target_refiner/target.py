@@ -24,10 +24,11 @@ import threading
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.helpers.capabilities import PluginCapabilities
 from singer_sdk.target_base import Target
 
 from refiner_http import DEFAULT_API_URL, Redactor, RefinerClient
@@ -47,6 +48,9 @@ from target_refiner.mapping import (
 from target_refiner.progress import Progress
 from target_refiner.sender import AckTracker, DryRunSender, Sender
 from target_refiner.sinks import RefinerSink
+
+if TYPE_CHECKING:
+    from singer_sdk.helpers.capabilities import CapabilitiesEnum
 
 DEFAULT_STATE_DIR = ".target-refiner"
 
@@ -220,6 +224,11 @@ class TargetRefiner(Target):
 
     name = "target-refiner"
     default_sink_class = RefinerSink
+    #: BATCH messages (JSONL files from a batch-capable tap) are replayed row by row.
+    capabilities: ClassVar[list[CapabilitiesEnum]] = [
+        *Target.capabilities,
+        PluginCapabilities.BATCH,
+    ]
 
     config_jsonschema = th.PropertiesList(
         *CONNECTION_SETTINGS,
