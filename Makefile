@@ -8,7 +8,7 @@ MELTANO_VENV := .venv-meltano
 MELTANO := $(MELTANO_VENV)/bin/meltano
 MELTANO_VERSION := 4.4.1
 
-.PHONY: venv meltano demo test lint unit bench clean
+.PHONY: venv meltano demo test lint unit bench clean generate
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,16 +29,22 @@ meltano: $(MELTANO_VENV)/.installed
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy refiner_http tap_refiner target_refiner refiner_emulator refiner_webhooks
+	$(BIN)/mypy refiner_http tap_refiner target_refiner refiner_emulator refiner_webhooks scripts
 
 unit: venv
 	$(BIN)/pytest -m "not meltano"
 
+# The Meltano tests (tests/meltano, marker `meltano`) need MELTANO_BIN; it is always set here.
 test: venv meltano lint
-	MELTANO_BIN=$(abspath $(MELTANO)) $(BIN)/pytest
+	MELTANO_BIN=$(abspath $(MELTANO)) MELTANO_SEND_ANONYMOUS_USAGE_STATS=false $(BIN)/pytest
 
 demo: venv meltano
-	MELTANO_BIN=$(abspath $(MELTANO)) $(BIN)/python scripts/demo.py
+	MELTANO_BIN=$(abspath $(MELTANO)) MELTANO_SEND_ANONYMOUS_USAGE_STATS=false $(BIN)/python scripts/demo.py
+
+# Regenerate what is derived from the plugins' --about (tests fail when these drift).
+generate: venv
+	$(BIN)/python scripts/hub_definitions.py
+	$(BIN)/python scripts/readme_settings.py
 
 bench: venv
 	$(BIN)/python bench/tap_throughput.py --contacts 100000
@@ -47,4 +53,4 @@ bench: venv
 	$(BIN)/python bench/webhook_load.py
 
 clean:
-	rm -rf $(VENV) $(MELTANO_VENV) .meltano .demo output
+	rm -rf $(VENV) $(MELTANO_VENV) .meltano .demo output .cache .target-refiner

@@ -1,0 +1,126 @@
+"""Fixtures of the Meltano tests: real Meltano (``MELTANO_BIN``), a project copy, a Refiner stack.
+
+``make test`` always sets ``MELTANO_BIN`` (it installs Meltano into .venv-meltano first); a bare
+``pytest`` without it skips the ``meltano``-marked tests and says why.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from refiner_emulator.testing import EmulatorProcess
+from refiner_webhooks.testing import ReceiverProcess
+
+# --import-mode=importlib leaves sys.path alone; the test modules import the helpers by name.
+sys.path.insert(0, str(Path(__file__).parent))
+from meltano_helpers import MeltanoProject
+
+WEBHOOK_SECRET = "whsec-meltano-tests-0123456789"  # noqa: S105 - a test token
+STACK_ARGS = ("--seed", "3", "--contacts", "150", "--responses", "400", "--forms", "4")
+
+
+@pytest.fixture(scope="session")
+def meltano_bin():
+    path = os.environ.get("MELTANO_BIN")
+    if not path:
+        pytest.skip(
+            "MELTANO_BIN is not set: run `make test` (it installs Meltano into .venv-meltano "
+            "and sets MELTANO_BIN), or export MELTANO_BIN=/path/to/meltano"
+        )
+    if not Path(path).exists():
+        pytest.fail(f"MELTANO_BIN={path} does not exist; run `make meltano`")
+    return path
+
+
+@pytest.fixture(scope="session")
+def meltano_project(meltano_bin, tmp_path_factory):
+    """One project copy per session; its plugins installed once (venvs cached across sessions)."""
+    project = MeltanoProject.create(tmp_path_factory.mktemp("meltano-project"), meltano_bin)
+    started = time.monotonic()
+    project.run("install")
+    project.install_seconds = time.monotonic() - started
+    return project
+
+
+class RefinerStack:
+    """An emulator whose webhooks go to a real receiver, plus a client for the emulator API."""
+
+    def __init__(self, emulator: EmulatorProcess, receiver: ReceiverProcess) -> None:
+        self.emulator = emulator
+        self.receiver = receiver
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {emulator.api_key}"
+
+    @property
+    def store(self) -> Path:
+        return self.receiver.store
+
+    def api(self, method: str, path: str, **kwargs) -> dict:
+        with self.session.request(
+            method, self.emulator.api_url + path, timeout=15, **kwargs
+        ) as reply:
+            assert reply.status_code == 200, f"{method} {path}: {reply.status_code} {reply.text}"
+            return reply.json()
+
+    def items(self, path: str, **params) -> list[dict]:
+        """Every item of a list endpoint (cursor paging)."""
+        found: list[dict] = []
+        query = {"page_length": 1000, **params}
+        while True:
+            body = self.api("GET", path, params=query)
+            found.extend(body["items"])
+            cursor = body["pagination"].get("next_page_cursor")
+            if not cursor:
+                return found
+            query = {"page_length": 1000, "page_cursor": cursor}
+
+    def post_response(self, user_id: str, nps: int) -> str:
+        """Submit a completed NPS-like response to the first form (fires a webhook)."""
+        form = self.items("/forms")[0]
+        body = self.api(
+            "POST",
+            "/responses",
+            json={"form_uuid": form["uuid"], "id": user_id, "response_data": {"nps": nps}},
+        )
+        return str(body["uuid"])
+
+    def trigger_webhooks(self, user_id: str) -> int:
+        """A response, a tag on it and a manual segment entry: three webhooks."""
+        response_uuid = self.post_response(user_id, 9)
+        self.api("POST", "/responses/tags", json={"uuid": response_uuid, "tags": ["meltano"]})
+        segment = next(s for s in self.items("/segments") if s["is_manual"])
+        self.api("POST", "/sync-segment", json={"segment_uuid": segment["uuid"], "id": user_id})
+        return 3
+
+    def wait_for_webhooks(self, count: int) -> None:
+        done = self.emulator.wait_for_webhooks(count, timeout=15)
+        delivered = [d for d in done if d["delivered"]]
+        assert len(delivered) >= count, f"webhooks not delivered: {done}"
+
+    def close(self) -> None:
+        self.session.close()
+
+
+@pytest.fixture(scope="module")
+def refiner_stack(tmp_path_factory):
+    """A fresh emulator + webhook receiver per test module (modules mutate the data)."""
+    workdir = tmp_path_factory.mktemp("refiner-stack")
+    with (
+        ReceiverProcess(workdir / "webhooks.sqlite", secret=WEBHOOK_SECRET) as receiver,
+        EmulatorProcess(
+            *STACK_ARGS,
+            "--webhook-url",
+            receiver.url + "webhooks",
+            "--webhook-secret",
+            WEBHOOK_SECRET,
+        ) as emulator,
+    ):
+        stack = RefinerStack(emulator, receiver)
+        yield stack
+        stack.close()
