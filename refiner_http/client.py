@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import requests
 from requests.adapters import HTTPAdapter
 
-from refiner_http.paging import next_page_params, with_page
+from refiner_http.paging import iterate_items
 from refiner_http.policy import HttpPolicy
 from refiner_http.redact import Redactor
 
@@ -153,14 +153,7 @@ class RefinerClient:
         pages (``current_page < last_page``), so both documented paging styles work.
         """
         query: dict[str, Any] = {**(params or {}), "page_length": page_length}
-        while True:
-            body = self.request("GET", path, params=query)
-            items = body.get("items") if isinstance(body, dict) else None
-            yield from items or ()
-            token = next_page_params(body)
-            if not token:
-                return
-            query = with_page(query, token)
+        return iterate_items(lambda page: self.request("GET", path, params=page), query)
 
     def close(self) -> None:
         """Release pooled connections."""

@@ -20,6 +20,13 @@ DEFAULT_HEADROOM = 0.02  # pace 2% under the limit so jitter in arrival times ne
 DEFAULT_BURST = 4
 
 
+def _positive(per_minute: float) -> float:
+    if per_minute <= 0:
+        msg = f"per_minute must be positive, got {per_minute}"
+        raise ValueError(msg)
+    return per_minute
+
+
 def patchable_sleep(seconds: float) -> None:
     """``time.sleep`` looked up at call time, so patching ``time.sleep`` in tests reaches it."""
     time.sleep(seconds)
@@ -42,9 +49,7 @@ class Pacer:
         sleep: Sleep = patchable_sleep,
     ) -> None:
         """Validate the rate; burst is how many calls may go back to back after idling."""
-        if per_minute <= 0:
-            msg = f"per_minute must be positive, got {per_minute}"
-            raise ValueError(msg)
+        _positive(per_minute)
         # The burst is taken out of the budget so that burst + steady rate <= limit per minute.
         budget = per_minute * (1.0 - headroom) - max(burst - 1, 0)
         self.interval = MINUTE / max(budget, 1.0)
@@ -93,10 +98,7 @@ class KeyedPacer:
         sleep: Sleep = patchable_sleep,
     ) -> None:
         """Per-key limits are small (100/min), so no burst: each key is spaced evenly."""
-        if per_minute <= 0:
-            msg = f"per_minute must be positive, got {per_minute}"
-            raise ValueError(msg)
-        self.interval = MINUTE / (per_minute * (1.0 - headroom))
+        self.interval = MINUTE / (_positive(per_minute) * (1.0 - headroom))
         self._tat: dict[str, float] = {}
         self._lock = threading.Lock()
         self._clock = clock

@@ -7,7 +7,10 @@ numbers when the API gives no cursor but says more pages exist (refiner-api.md Â
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
 
 PageToken = dict[str, Any]
 PAGE_KEYS = frozenset({"page", "page_cursor"})
@@ -30,3 +33,17 @@ def next_page_params(body: Any) -> PageToken | None:  # noqa: ANN401 - the API's
 def with_page(query: dict[str, Any], token: PageToken) -> dict[str, Any]:
     """``query`` moved to the page ``token`` names (a cursor replaces a page number and back)."""
     return {**{k: v for k, v in query.items() if k not in PAGE_KEYS}, **token}
+
+
+def iterate_items(
+    fetch_page: Callable[[dict[str, Any]], Any], query: dict[str, Any]
+) -> Iterator[dict[str, Any]]:
+    """Every item of a list endpoint: ``fetch_page(query)`` per page, cursor or page numbers."""
+    while True:
+        body = fetch_page(query)
+        items = body.get("items") if isinstance(body, dict) else None
+        yield from items or ()
+        token = next_page_params(body)
+        if not token:
+            return
+        query = with_page(query, token)

@@ -18,7 +18,7 @@ from singer_sdk.streams import RESTStream
 from singer_sdk.streams.rest import HTTPRequest
 
 from refiner_http.client import USER_AGENT, BearerAuth, resolve_url
-from refiner_http.paging import PageToken, next_page_params, with_page
+from refiner_http.paging import PageToken, iterate_items
 from tap_refiner.pagination import RefinerPaginator
 
 if TYPE_CHECKING:
@@ -178,11 +178,4 @@ class RefinerStream(RESTStream[PageToken | None]):
     ) -> Iterator[dict[str, Any]]:
         """Every item of a list endpoint, following cursors (or page numbers)."""
         query: dict[str, Any] = {"page_length": self.page_length, **(params or {})}
-        while True:
-            body = self.fetch(path, query)
-            items = body.get("items") if isinstance(body, dict) else None
-            yield from items or ()
-            token = next_page_params(body)
-            if not token:
-                return
-            query = with_page(query, token)
+        return iterate_items(lambda page: self.fetch(path, page), query)

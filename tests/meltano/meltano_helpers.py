@@ -15,7 +15,6 @@ Caching (the slow part is creating plugin virtualenvs):
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -24,7 +23,6 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -121,19 +119,6 @@ class MeltanoProject:
             msg = f"meltano {' '.join(args)} failed (rc={result.returncode}):\n{tail}"
             raise AssertionError(msg)
         return result
-
-
-def about(name: str) -> dict[str, Any]:
-    """``PLUGIN --about --format=json`` of the repo's own plugin."""
-    result = subprocess.run(
-        [str(BIN / name), "--about", "--format=json"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    data: dict[str, Any] = json.loads(result.stdout)
-    return data
 
 
 def summary_counts(output: str, stream: str) -> dict[str, int]:

@@ -11,7 +11,9 @@ import sys
 
 import pytest
 import yaml
-from meltano_helpers import ROOT, about
+from meltano_helpers import ROOT
+
+from scripts.hub_definitions import about
 
 PLUGINS = [("extractors", "tap-refiner"), ("loaders", "target-refiner")]
 HUB_KEYS = {

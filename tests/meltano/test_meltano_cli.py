@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from meltano_helpers import about
+
+from scripts.hub_definitions import about
 
 pytestmark = pytest.mark.meltano
 
