@@ -47,3 +47,31 @@ def test_logging_filter_redacts_arguments(caplog):
 
 def test_bearer_auth_repr_hides_key():
     assert "topsecret" not in repr(BearerAuth("topsecret"))
+
+
+def test_mask_known_leaves_credential_shaped_data_alone():
+    redact = Redactor(["k3y-value"])
+    text = "Basic Monthly, bearer of news, https://x.example/?token=abc, k3y-value"
+    assert (
+        redact.mask_known(text)
+        == "Basic Monthly, bearer of news, https://x.example/?token=abc, ***"
+    )
+
+
+def test_log_mode_still_masks_credential_shapes_after_known_secrets():
+    redact = Redactor(["k3y-value"])
+    assert redact("k3y-value ?token=abc") == "*** ?token=***"
+
+
+def test_for_settings_collects_every_secret_setting():
+    schema = {
+        "properties": {
+            "api_key": {"type": "string", "secret": True},
+            "other_token": {"type": "string", "secret": True},
+            "api_url": {"type": "string"},
+        }
+    }
+    config = {"api_key": "key-1234", "other_token": "tok-5678", "api_url": "http://host-1234"}
+    redact = Redactor.for_settings(config, schema)
+    assert set(redact.secrets) == {"key-1234", "tok-5678"}
+    assert redact.mask_known("http://host-1234 key-1234") == "http://host-1234 ***"
