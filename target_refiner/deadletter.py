@@ -1,17 +1,35 @@
-"""Dead-letter and dry-run files: one JSON object per line, appended, secrets masked.
+"""Dead-letter and dry-run files: one strict JSON object per line, appended, secrets masked.
 
 Rejected rows are written here instead of stopping the run, with the reason (and the API's
-status and body when Refiner refused the call), so they can be fixed and replayed.
+status and body when Refiner refused the call), so they can be fixed and replayed. Conventions:
+
+- ``record`` is the row exactly as it arrived at the target (the RECORD message's ``record`` or
+  the BATCH file's line), before stream maps and the SDK's parsing: a field a stream map drops is
+  still there, so the row can be replayed as it was sent.
+- Every line is strict JSON (``json.dumps(..., allow_nan=False)``). NaN, Infinity and -Infinity,
+  which Python's and the SDK's JSON readers accept, are written as the strings ``"NaN"``,
+  ``"Infinity"`` and ``"-Infinity"``, and ``reason`` says so: ``field 'score' was NaN, written as
+  the string "NaN"`` (fields are named from inside ``record``; ``body.x`` for the API's body).
+  Decimals are written as numbers (as a string with every digit when a float cannot hold them),
+  dates and times as ISO 8601 strings.
+- Only the configured secrets (settings marked ``secret``, such as ``api_key``) are masked, as
+  ``***`` inside the strings (values and keys) that hold them, so every line stays valid JSON.
+  Nothing is masked by shape: "Basic Monthly" or a URL with ``token=`` in a row stay as they were.
+
+The common line (finite numbers, no secret in it) is serialised once and not copied.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import json
+import math
 import threading
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
     from refiner_http import Redactor
@@ -20,23 +38,91 @@ if TYPE_CHECKING:
 def _default(value: Any) -> Any:  # noqa: ANN401 - whatever a record holds
     if isinstance(value, (dt.datetime, dt.date, dt.time)):
         return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        if not value.is_finite():
+            msg = "not a JSON number"
+            raise ValueError(msg)  # _clean rewrites it as a documented string
+        if value == value.to_integral_value():
+            return int(value)
+        as_float = float(value)
+        return as_float if decimal.Decimal(repr(as_float)) == value else str(value)
     return str(value)
 
 
+def _dumps(obj: Any) -> str:  # noqa: ANN401
+    return json.dumps(obj, allow_nan=False, default=_default, ensure_ascii=False)
+
+
+def _non_finite(value: Any) -> str | None:  # noqa: ANN401
+    """``"NaN"``, ``"Infinity"`` or ``"-Infinity"`` for such a float or Decimal, else None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, decimal.Decimal) and not value.is_finite():
+        return "NaN" if value.is_nan() else ("-Infinity" if value.is_signed() else "Infinity")
+    return None
+
+
+def _clean(
+    value: Any,  # noqa: ANN401
+    path: tuple[str, ...],
+    notes: list[str],
+    mask: Callable[[str], str],
+) -> Any:  # noqa: ANN401
+    """A copy strict JSON can hold, secrets masked; ``notes`` say which values were rewritten."""
+    if isinstance(value, dict):
+        return {
+            mask(k) if isinstance(k, str) else k: _clean(v, (*path, str(k)), notes, mask)
+            for k, v in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [_clean(v, (*path, str(i)), notes, mask) for i, v in enumerate(value)]
+    if isinstance(value, str):
+        return mask(value)
+    if value is None or isinstance(value, bool):
+        return value
+    name = _non_finite(value)
+    if name is not None:
+        field = ".".join(path[1:] if path[:1] == ("record",) else path)
+        notes.append(f"field '{mask(field)}' was {name}, written as the string \"{name}\"")
+        return name
+    plain = _default(value) if not isinstance(value, (int, float)) else value
+    text = plain if isinstance(plain, str) else str(plain)
+    masked = mask(text)
+    return masked if masked != text else plain
+
+
 class JsonLines:
-    """A thread-safe, append-only JSONL file that masks secrets in every line."""
+    """A thread-safe, append-only JSONL file of strict JSON with the known secrets masked."""
 
     def __init__(self, path: Path, redactor: Redactor) -> None:
         """Open lazily: a run without rejections leaves no file behind."""
         self.path = path
         self.count = 0
-        self._redact = redactor
+        self._redactor = redactor
         self._lock = threading.Lock()
         self._file: Any = None
 
+    def line(self, obj: dict[str, Any]) -> str:
+        """``obj`` as one line of strict JSON with the known secrets masked (see the module doc).
+
+        Serialised once when it is finite and holds no secret; otherwise rebuilt by ``_clean``.
+        """
+        try:
+            text = _dumps(obj)
+        except ValueError:
+            pass  # NaN or an infinity somewhere
+        else:
+            if not any(_escaped(s) in text for s in self._redactor.secrets):
+                return text
+        notes: list[str] = []
+        clean = _clean(obj, (), notes, self._redactor.mask_known)
+        if notes:
+            clean["reason"] = "; ".join(filter(None, [clean.get("reason"), *notes]))
+        return _dumps(clean)
+
     def write(self, obj: dict[str, Any]) -> None:
         """Append one object and flush it (so a crash loses at most the line being written)."""
-        line = self._redact(json.dumps(obj, default=_default, ensure_ascii=False))
+        line = self.line(obj)
         with self._lock:
             if self._file is None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -53,6 +139,11 @@ class JsonLines:
                 self._file = None
 
 
+def _escaped(secret: str) -> str:
+    """How ``secret`` appears inside a serialised JSON string (escaping is per character)."""
+    return _dumps(secret)[1:-1]
+
+
 class DeadLetter(JsonLines):
     """Rows that could not be applied, with why."""
 
@@ -65,7 +156,7 @@ class DeadLetter(JsonLines):
         status: int | None = None,
         body: Any = None,  # noqa: ANN401 - the API's JSON or text
     ) -> None:
-        """Write one rejected row."""
+        """Write one rejected row: ``record`` as it arrived at the target (see the module doc)."""
         entry: dict[str, Any] = {"stream": stream, "record": record, "reason": reason}
         if status is not None:
             entry["status"] = status
