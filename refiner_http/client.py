@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 
+from refiner_http.errors import RefinerEndpointError
 from refiner_http.paging import iterate_items
 from refiner_http.policy import HttpPolicy
 from refiner_http.redact import Redactor
@@ -139,6 +141,20 @@ class RefinerClient:
             return response.json()
         except json.JSONDecodeError:
             return response.text
+
+    def check_api(self) -> dict[str, Any]:
+        """``GET {api_url}/``, Refiner's key check: proves the key and that the URL is Refiner.
+
+        A wrong key raises ``RefinerAuthError``; a URL that is not the Refiner API (no ``/v1``,
+        a proxy's page, another service) raises ``RefinerEndpointError``, so a run stops before
+        it reads any input instead of reporting success with nothing applied.
+        """
+        body = self.request("GET", "/")
+        if not isinstance(body, dict) or not ({"project_uuid", "message"} & set(body)):
+            shown = self.policy.redactor(repr(body)[:80])
+            msg = f"did not answer like Refiner's key check (got {shown})"
+            raise RefinerEndpointError(200, msg, method="GET", path=urlsplit(self.api_url).path)
+        return body
 
     def paginate(
         self,

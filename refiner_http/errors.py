@@ -9,6 +9,12 @@ AUTH_HINT = (
     "and make sure `api_url` points at the environment the key belongs to."
 )
 
+ENDPOINT_HINT = (
+    "This answer is about the endpoint, not the data sent: check that `api_url` is the Refiner "
+    "API base including the version (https://api.refiner.io/v1) and that no proxy answers "
+    "instead of Refiner"
+)
+
 
 class RefinerError(Exception):
     """Base class of every error raised by the Refiner HTTP policy."""
@@ -46,6 +52,20 @@ class RefinerAuthError(RefinerApiError):
         """Add the hint that tells the user what to fix."""
         super().__init__(status, message, method=method, path=path)
         self.args = (f"{self.args[0]}. {AUTH_HINT}",)
+
+
+class RefinerEndpointError(RefinerApiError):
+    """The answer is about the endpoint, not the request's data: stop the run, never skip a row.
+
+    A route that does not exist (404 without a Refiner "not found" message for the thing the
+    call names), 403/405, or a body that is not JSON: a wrong ``api_url``, a proxy or a removed
+    route. Dead-lettering rows for it would report success while nothing reached Refiner.
+    """
+
+    def __init__(self, status: int, message: str, *, method: str = "", path: str = "") -> None:
+        """Add the hint that tells the user what to check."""
+        super().__init__(status, message, method=method, path=path)
+        self.args = (f"{self.args[0]}. {ENDPOINT_HINT}",)
 
 
 class RefinerTransientError(RefinerError):

@@ -4,7 +4,11 @@
 - 429: wait what ``Retry-After`` says (plus a little jitter), hold the pacers, retry.
 - 5xx, timeouts, connection resets: exponential backoff with jitter, bounded tries.
 - 401, and the unknown-key answer (404, or 400 in some sources): ``RefinerAuthError``, no retry.
-- Other 4xx: ``RefinerApiError`` with the API's own message, no retry.
+- A 4xx about the data sent (400, 409, 413, 422, or a 404 whose JSON message says the contact,
+  segment, form or response does not exist): ``RefinerApiError`` with the API's own message.
+- Any other answer about the endpoint rather than the data (403, 405, a 404 without such a
+  message, any body that is not JSON, a 2xx included): ``RefinerEndpointError``: the caller
+  must stop, because every later call would fail the same way (a wrong ``api_url``, a proxy).
 
 Waiting goes through ``backoff`` (``time.sleep``), so tests patch time instead of sleeping.
 """
@@ -14,6 +18,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import random
+import re
 import time
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -25,6 +30,7 @@ import requests
 from refiner_http.errors import (
     RefinerApiError,
     RefinerAuthError,
+    RefinerEndpointError,
     RefinerRateLimitedError,
     RefinerTransientError,
 )
@@ -41,6 +47,13 @@ DEFAULT_MAX_TRIES = 8
 DEFAULT_BACKOFF_CAP = 60.0
 DEFAULT_RETRY_AFTER = 1.0
 MAX_MESSAGE_CHARS = 500
+#: 4xx statuses that can be about the data of one call (anything else is about the endpoint).
+ROW_STATUSES = frozenset({400, 404, 409, 413, 422})
+#: A 404 is about the data only when Refiner says what it could not find.
+_ENTITY_NOT_FOUND = re.compile(
+    r"\b(contact|segment|form|survey|response|user|account)s?\b.*\b(not found|does not exist)",
+    re.IGNORECASE,
+)
 
 RETRYABLE_EXCEPTIONS: tuple[type[Exception], ...] = (
     RefinerTransientError,
@@ -85,6 +98,19 @@ def api_message(response: requests.Response) -> str:
     return text[:MAX_MESSAGE_CHARS] if text else response.reason or "no message"
 
 
+def _looks_like_json(response: requests.Response) -> bool:
+    """True for an empty body or JSON (checked by content type first: no second parse)."""
+    if not response.content:
+        return True
+    if "json" in (response.headers.get("Content-Type") or "").lower():
+        return True
+    try:
+        response.json()
+    except ValueError:
+        return False
+    return True
+
+
 class HttpPolicy:
     """Pacing + classification + retries, shared by every client of the Refiner API."""
 
@@ -119,9 +145,11 @@ class HttpPolicy:
 
     # -- classification -------------------------------------------------------------------
     def check(self, response: requests.Response, *, user_key: str | None = None) -> None:
-        """Raise the error type that says what to do with a non-2xx answer."""
+        """Raise the error type that says what to do with an answer (see the module doc)."""
         status = response.status_code
         if status < HTTPStatus.BAD_REQUEST:
+            if status >= HTTPStatus.OK and not _looks_like_json(response):
+                raise self._endpoint_error(response, "a body that is not JSON")
             return
         method = response.request.method or "" if response.request is not None else ""
         path = urlsplit(response.url).path
@@ -142,8 +170,24 @@ class HttpPolicy:
         try:
             body: Any = response.json()
         except ValueError:
-            body = self.redactor(response.text[:MAX_MESSAGE_CHARS])
+            raise self._endpoint_error(response, "a body that is not JSON") from None
+        about_data = status in ROW_STATUSES and isinstance(body, dict)
+        if status == HTTPStatus.NOT_FOUND and not _ENTITY_NOT_FOUND.search(message):
+            about_data = False
+        if not about_data:
+            raise RefinerEndpointError(status, message, method=method, path=path)
         raise RefinerApiError(status, message, method=method, path=path, body=body)
+
+    def _endpoint_error(self, response: requests.Response, what: str) -> RefinerEndpointError:
+        method = response.request.method or "" if response.request is not None else ""
+        kind = response.headers.get("Content-Type") or "no content type"
+        start = self.redactor(response.text[:80].strip()) or "(empty)"
+        return RefinerEndpointError(
+            response.status_code,
+            f"{what} ({kind}), starting {start!r}",
+            method=method,
+            path=urlsplit(response.url).path,
+        )
 
     # -- retrying -------------------------------------------------------------------------
     def wait_generator(self) -> Generator[float, BaseException | None, None]:

@@ -6,7 +6,12 @@ One table, ``ledger(kind, user_key, scope, hash)``, primary key ``(kind, user_ke
 - ``segment`` / user key / segment uuid: ``member`` or ``not-member`` after the last add/remove;
 - ``deleted`` / user key / ``""``: the contact was deleted (a later identify, track or segment
   add clears it, and deleting clears that user's identify and segment rows);
-- ``track`` / record key / stream: the event was sent (record key = key properties or row hash).
+- ``track`` / event identity / stream: the event was sent (identity = the key properties'
+  values, or the whole row without key properties, plus what the call sends).
+
+``user_key`` is the *person key* (see ``people.py``); table ``person(identifier, person)`` links
+each user id and email seen to it, so a person named by id in one row and by email in another
+has one set of entries.
 
 One database per Refiner environment (file name carries a hash of ``api_url`` and the key, never
 the key itself), so pointing the target at another environment does not skip its rows.
@@ -44,16 +49,22 @@ CREATE TABLE IF NOT EXISTS ledger (
     hash TEXT NOT NULL,
     PRIMARY KEY (kind, user_key, scope)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS person (
+    identifier TEXT PRIMARY KEY,
+    person TEXT NOT NULL
+) WITHOUT ROWID;
 """
 
 
 @dataclass(frozen=True)
 class LedgerWrite:
-    """Remember ``hash`` for ``key`` (an acknowledged call by the user ``user_key``)."""
+    """Remember ``hash`` for ``key`` (an acknowledged call for the person ``user_key``)."""
 
-    key: LedgerKey
+    key: LedgerKey | None
     hash: str
     user_key: str
+    #: (identifier, person) links the row taught us, stored with its acknowledgement.
+    links: tuple[tuple[str, str], ...] = ()
 
 
 def ledger_path(state_dir: Path, api_url: str, api_key: str) -> Path:
@@ -103,6 +114,11 @@ class Ledger:
         """True when Refiner already acknowledged exactly this (so the call can be skipped)."""
         return self.lookup(key) == payload_hash
 
+    def load_people(self) -> dict[str, str]:
+        """Every identifier -> person link (read once per run)."""
+        rows = self._conn().execute("SELECT identifier, person FROM person").fetchall()
+        return {str(identifier): str(person) for identifier, person in rows}
+
     def commit(self, writes: Iterable[LedgerWrite]) -> None:
         """Apply acknowledged calls in one transaction."""
         conn = self._conn()
@@ -115,9 +131,35 @@ class Ledger:
             raise
         conn.execute("COMMIT")
 
+    def merge_people(self, person: str, merged: Iterable[str]) -> None:
+        """``merged`` turned out to be ``person``: drop their entries, re-point their links.
+
+        Their identify hashes and segment marks were about calls made under another identifier
+        of the same contact; forgetting them costs at most one re-sent identify, whereas keeping
+        them could skip a call Refiner needs.
+        """
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for other in merged:
+                conn.execute(
+                    "DELETE FROM ledger WHERE kind IN (?, ?, ?) AND user_key=?",
+                    (LEDGER_IDENTIFY, LEDGER_SEGMENT, LEDGER_DELETED, other),
+                )
+                conn.execute("UPDATE person SET person=? WHERE person=?", (person, other))
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
     @staticmethod
     def _apply(conn: sqlite3.Connection, write: LedgerWrite) -> None:
+        conn.executemany(
+            "INSERT OR REPLACE INTO person (identifier, person) VALUES (?, ?)", write.links
+        )
         key = write.key
+        if key is None:
+            return
         if key.kind == LEDGER_DELETED:
             conn.execute(
                 "DELETE FROM ledger WHERE kind IN (?, ?) AND user_key=?",

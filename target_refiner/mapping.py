@@ -126,6 +126,8 @@ class ApiCall:
     path: str
     user_key: str
     params: dict[str, Any] | None = None
+    #: Every identifier the row names the person by (``id:…`` first, then ``email:…``).
+    identifiers: tuple[str, ...] = ()
     json_body: dict[str, Any] | None = None
     ledger_key: LedgerKey | None = None
     payload_hash: str = ""
@@ -376,11 +378,14 @@ def identity_of(record: dict[str, Any], mapping: StreamMapping) -> dict[str, Any
     return out
 
 
-def user_key_of(identity: dict[str, Any]) -> str:
-    """The per-user pacing and ledger key: the user id if present, else the email."""
+def identifiers_of(identity: dict[str, Any]) -> tuple[str, ...]:
+    """``("id:42", "email:ann@x.io")``: how the row names the person, user id first."""
+    names = []
     if "id" in identity:
-        return f"id:{identity['id']}"
-    return f"email:{identity['email']}"
+        names.append(f"id:{identity['id']}")
+    if "email" in identity:
+        names.append(f"email:{identity['email']}")
+    return tuple(names)
 
 
 def payload_hash(payload: dict[str, Any]) -> str:
@@ -389,11 +394,17 @@ def payload_hash(payload: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def record_key(record: dict[str, Any], key_properties: tuple[str, ...]) -> str:
-    """A track event's identity: the key properties' values, else a hash of the whole row."""
-    if key_properties:
-        return json.dumps([record.get(k) for k in key_properties], default=str)
-    return payload_hash(record)
+def event_identity(
+    record: dict[str, Any], key_properties: tuple[str, ...], body: dict[str, Any]
+) -> str:
+    """A track event's identity: the key properties' values (else the whole row) and the call.
+
+    What the call sends is part of it, so two different events under a key that is not unique
+    (``key_properties: ["user_id"]``) are two events; only an exact replay of a row (same key
+    values, same event, same person) is skipped.
+    """
+    key: Any = [record.get(k) for k in key_properties] if key_properties else record
+    return payload_hash({"key": key, "call": body})
 
 
 def _account_of(
@@ -451,7 +462,8 @@ def build_call(
 ) -> ApiCall:
     """The API call for one row; raises RowError with the reason when impossible."""
     identity = identity_of(record, mapping)
-    user_key = user_key_of(identity)
+    ids = identifiers_of(identity)
+    user_key = ids[0]
     if mapping.action == IDENTIFY:
         body = {**identity, **traits_of(record, mapping, truncate=truncate)}
         if mapping.account:
@@ -463,6 +475,7 @@ def build_call(
             "POST",
             "/identify-user",
             user_key,
+            identifiers=ids,
             json_body=body,
             ledger_key=LedgerKey(LEDGER_IDENTIFY, user_key),
             payload_hash=payload_hash(body),
@@ -477,8 +490,11 @@ def build_call(
             "POST",
             "/track-event",
             user_key,
+            identifiers=ids,
             json_body=body,
-            ledger_key=LedgerKey(LEDGER_TRACK, record_key(record, key_properties), stream),
+            ledger_key=LedgerKey(
+                LEDGER_TRACK, event_identity(record, key_properties, body), stream
+            ),
             payload_hash="sent",
         )
     if mapping.action in {ADD_TO_SEGMENT, REMOVE_FROM_SEGMENT}:
@@ -490,6 +506,7 @@ def build_call(
             "POST" if adding else "DELETE",
             "/sync-segment",
             user_key,
+            identifiers=ids,
             json_body=data if adding else None,
             params=None if adding else data,
             ledger_key=LedgerKey(LEDGER_SEGMENT, user_key, segment),
@@ -500,6 +517,7 @@ def build_call(
         "DELETE",
         "/contact",
         user_key,
+        identifiers=ids,
         params=_single_identifier(identity),
         ledger_key=LedgerKey(LEDGER_DELETED, user_key),
         payload_hash="deleted",

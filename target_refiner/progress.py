@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from target_refiner.errors import RunStoppedError
+
 if TYPE_CHECKING:
     import logging
 
@@ -24,15 +26,16 @@ class StreamCounts:
     rows_in: int = 0
     sent: int = 0
     skipped: int = 0
+    replayed: int = 0
     rejected: int = 0
 
     @property
     def done(self) -> int:
-        """Rows acknowledged (sent, skipped or rejected)."""
-        return self.sent + self.skipped + self.rejected
+        """Rows acknowledged (sent, skipped unchanged, skipped as replays, or rejected)."""
+        return self.sent + self.skipped + self.replayed + self.rejected
 
 
-class RejectRatioExceededError(RuntimeError):
+class RejectRatioExceededError(RunStoppedError):
     """Too many rows were rejected: stop rather than silently drop most of the data."""
 
 
@@ -81,6 +84,11 @@ class Progress:
         with self._lock:
             self._counts(stream).skipped += 1
 
+    def replayed(self, stream: str) -> None:
+        """A track row was an exact replay of an event Refiner already acknowledged."""
+        with self._lock:
+            self._counts(stream).replayed += 1
+
     def rejected(self, stream: str) -> None:
         """A row went to the dead-letter file."""
         with self._lock:
@@ -94,6 +102,7 @@ class Progress:
                 total.rows_in += c.rows_in
                 total.sent += c.sent
                 total.skipped += c.skipped
+                total.replayed += c.replayed
                 total.rejected += c.rejected
             return total
 
@@ -128,14 +137,7 @@ class Progress:
             total = self.totals()
             rate = (self.calls - last_calls) / max(now - last_time, 1e-9)
             last_calls, last_time = self.calls, now
-            self.log.info(
-                "Progress: %d rows in, %d sent, %d skipped unchanged, %d rejected, %.1f calls/s",
-                total.rows_in,
-                total.sent,
-                total.skipped,
-                total.rejected,
-                rate,
-            )
+            self.log.info("Progress: %s, %.1f calls/s", _counts_text(total), rate)
 
     def stop(self) -> None:
         """Stop the periodic line."""
@@ -150,22 +152,18 @@ class Progress:
         with self._lock:
             items = sorted(self.streams.items())
         for stream, c in items:
-            self.log.info(
-                "Summary for stream '%s': %d rows in, %d sent, %d skipped unchanged, %d rejected",
-                stream,
-                c.rows_in,
-                c.sent,
-                c.skipped,
-                c.rejected,
-            )
+            self.log.info("Summary for stream '%s': %s", stream, _counts_text(c))
         total = self.totals()
         self.log.info(
-            "Summary: %d rows in, %d sent, %d skipped unchanged, %d rejected in %.1fs "
-            "(%.1f calls/s)",
-            total.rows_in,
-            total.sent,
-            total.skipped,
-            total.rejected,
+            "Summary: %s in %.1fs (%.1f calls/s)",
+            _counts_text(total),
             elapsed,
             self.calls / elapsed,
         )
+
+
+def _counts_text(c: StreamCounts) -> str:
+    return (
+        f"{c.rows_in} rows in, {c.sent} sent, {c.skipped} skipped unchanged, "
+        f"{c.replayed} skipped as replays, {c.rejected} rejected"
+    )

@@ -21,9 +21,17 @@ the previous call's result.
 it is acknowledged, and is emitted by whichever thread acknowledges the last of them (so within
 milliseconds, not at the SDK's periodic drain).
 
-Failures: a 4xx (other than auth) dead-letters the row; an auth error, or a 5xx/timeout that is
-still failing after ``max_tries``, stops the run (the row stays unacknowledged, so the last STATE
-emitted is before it and a rerun retries it).
+Calls are queued per *person* (``people.py``), not per identifier, so rows naming one contact by
+id and by email keep their order, and the ledger keeps one set of entries for them.
+
+Failures: a 4xx about the row's data dead-letters the row; an auth error, an answer about the
+endpoint (``RefinerEndpointError``: wrong ``api_url``, a proxy, 403/405, a body that is not JSON),
+or a 5xx/timeout still failing after ``max_tries`` stops the run (the row stays unacknowledged,
+so the last STATE emitted is before it and a rerun retries it; nothing is written to the ledger).
+``DELETE /contact`` answered 404 counts as done only when Refiner says the contact does not exist.
+
+:meth:`Sender.interrupt` (SIGTERM) lets the calls in flight finish and be committed, and drops
+the queued ones unacknowledged, so the STATE emitted last is exactly the safe one.
 """
 
 from __future__ import annotations
@@ -38,10 +46,11 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-from refiner_http import RefinerApiError, RefinerAuthError
+from refiner_http import RefinerApiError, RefinerAuthError, RefinerEndpointError
 from refiner_http.policy import RETRYABLE_EXCEPTIONS
+from target_refiner.errors import RunStoppedError
 from target_refiner.ledger import LedgerWrite
-from target_refiner.mapping import DELETE_CONTACT
+from target_refiner.mapping import DELETE_CONTACT, LEDGER_TRACK, LedgerKey
 
 if TYPE_CHECKING:
     import logging
@@ -51,6 +60,7 @@ if TYPE_CHECKING:
     from target_refiner.deadletter import DeadLetter, JsonLines
     from target_refiner.ledger import Ledger
     from target_refiner.mapping import ApiCall
+    from target_refiner.people import People, Resolution
     from target_refiner.progress import Progress
 
 COMMIT_BATCH = 1000
@@ -58,7 +68,7 @@ PARK_THRESHOLD = 0.002  # shorter pacing waits are slept in the worker
 DEFAULT_MAX_PENDING = 10_000
 
 
-class SenderFailedError(RuntimeError):
+class SenderFailedError(RunStoppedError):
     """The run cannot go on (bad key, or Refiner kept failing after every retry)."""
 
 
@@ -120,6 +130,21 @@ class AckTracker:
             self._cond.notify_all()
 
 
+def person_ledger_key(call: ApiCall, person: str) -> LedgerKey | None:
+    """The call's ledger key under the person key (track events are keyed by event identity)."""
+    key = call.ledger_key
+    if key is None or key.kind == LEDGER_TRACK or key.user_key == person:
+        return key
+    return LedgerKey(key.kind, person, key.scope)
+
+
+def already_done(ledger: Ledger, key: LedgerKey | None, call: ApiCall) -> str | None:
+    """``"skipped"`` (unchanged), ``"replayed"`` (event already sent) or None (send it)."""
+    if key is None or not ledger.is_unchanged(key, call.payload_hash):
+        return None
+    return "replayed" if key.kind == LEDGER_TRACK else "skipped"
+
+
 @dataclass
 class Job:
     """One row's call on its way through the sender."""
@@ -128,6 +153,9 @@ class Job:
     stream: str
     record: dict[str, Any]
     call: ApiCall
+    person: str
+    ledger_key: LedgerKey | None
+    links: tuple[tuple[str, str], ...] = ()
     check: bool = False  # re-check the ledger just before sending
 
 
@@ -136,7 +164,7 @@ class Outcome:
     """What happened to a job: sent, skipped, or rejected by the API."""
 
     job: Job
-    kind: str  # "sent" | "skipped" | "rejected"
+    kind: str  # "sent" | "skipped" | "replayed" | "rejected"
     status: int | None = None
     body: Any = None
     reason: str = ""
@@ -153,6 +181,7 @@ class Sender:
         progress: Progress,
         tracker: AckTracker,
         *,
+        people: People,
         max_concurrency: int = 8,
         full_resend: bool = False,
         max_pending: int = DEFAULT_MAX_PENDING,
@@ -161,6 +190,7 @@ class Sender:
         """Start the workers, the scheduler and the committer."""
         self.client = client
         self.ledger = ledger
+        self.people = people
         self.dead_letter = dead_letter
         self.progress = progress
         self.tracker = tracker
@@ -169,10 +199,13 @@ class Sender:
         self.log = log
         self.fatal: BaseException | None = None
         self._stop = threading.Event()
+        self._halt = threading.Event()  # interrupted: run nothing new
+        self._active = 0  # jobs a worker is running
+        self._idle = threading.Condition()
         self._lock = threading.Lock()
         self._busy: dict[str, collections.deque[Job]] = {}
         self._ready: queue.Queue[Job | None] = queue.Queue()
-        self._commits: queue.Queue[Outcome | None] = queue.Queue()
+        self._commits: queue.Queue[Outcome | threading.Event | None] = queue.Queue()
         self._parked: list[tuple[float, int, Job]] = []
         self._parked_cond = threading.Condition()
         self._tie = itertools.count()
@@ -192,19 +225,26 @@ class Sender:
         if self.tracker.outstanding >= self.max_pending:
             self.tracker.wait_below(self.max_pending, self._stop)
             self.raise_if_failed()
-        user = call.user_key
+        found = self.people.resolve(call.identifiers or (call.user_key,))
+        if found.merged:
+            # Rare: a row links two people known apart. Let their calls finish, then merge.
+            self.flush()
+            self.ledger.merge_people(found.person, found.merged)
+        person = found.person
+        key = person_ledger_key(call, person)
         with self._lock:
-            pending = self._busy.get(user)
+            pending = self._busy.get(person)
             if pending is not None:
-                pending.append(Job(self.tracker.open(), stream, record, call, check=True))
+                pending.append(self._job(stream, record, call, found, check=True))
                 return
-        # Nothing of this user is in flight (only this thread adds work), so the ledger is final.
-        if self._unchanged(call):
-            self.progress.skipped(stream)
+        # Nothing of this person is in flight (only this thread adds work): the ledger is final.
+        done = None if self.full_resend else already_done(self.ledger, key, call)
+        if done is not None:
+            getattr(self.progress, done)(stream)
             return
-        job = Job(self.tracker.open(), stream, record, call)
+        job = self._job(stream, record, call, found, check=False)
         with self._lock:
-            self._busy[user] = collections.deque()
+            self._busy[person] = collections.deque()
         self._dispatch(job)
 
     def flush(self) -> None:
@@ -216,6 +256,19 @@ class Sender:
         """Re-raise a fatal error from a worker in the caller's thread."""
         if self.fatal is not None:
             raise SenderFailedError(str(self.fatal)) from self.fatal
+
+    def interrupt(self) -> None:
+        """Finish the calls in flight and commit them; leave every queued row unacknowledged."""
+        self._halt.set()
+        with self._parked_cond:
+            self._parked.clear()
+            self._parked_cond.notify_all()
+        with self._idle:
+            self._idle.wait_for(lambda: self._active == 0)
+        barrier = threading.Event()
+        self._commits.put(barrier)
+        while not barrier.wait(timeout=0.5) and self._committer.is_alive():
+            pass
 
     def close(self) -> None:
         """Stop every thread (after ``flush``, or on failure)."""
@@ -229,14 +282,25 @@ class Sender:
             thread.join(timeout=10)
 
     # -- helpers --------------------------------------------------------------------------
-    def _unchanged(self, call: ApiCall) -> bool:
-        if self.full_resend or call.ledger_key is None:
-            return False
-        return self.ledger.is_unchanged(call.ledger_key, call.payload_hash)
+    def _job(
+        self, stream: str, record: dict[str, Any], call: ApiCall, found: Resolution, *, check: bool
+    ) -> Job:
+        return Job(
+            seq=self.tracker.open(),
+            stream=stream,
+            record=record,
+            call=call,
+            person=found.person,
+            ledger_key=person_ledger_key(call, found.person),
+            links=found.links,
+            check=check,
+        )
 
     def _dispatch(self, job: Job) -> None:
-        """Hand a job to the workers now, or park it until its user's pacing slot is free."""
-        wait = self.client.policy.user_pacer.wait_time(job.call.user_key)
+        """Hand a job to the workers now, or park it until its person's pacing slot is free."""
+        if self._halt.is_set():
+            return  # interrupted: the row stays unacknowledged
+        wait = self.client.policy.user_pacer.wait_time(job.person)
         if wait <= PARK_THRESHOLD:
             self._ready.put(job)
             return
@@ -270,32 +334,43 @@ class Sender:
             job = self._ready.get()
             if job is None or self._stop.is_set():
                 return
+            with self._idle:
+                if self._halt.is_set():
+                    continue
+                self._active += 1
             try:
                 outcome = self._run(job)
             except BaseException as exc:  # noqa: BLE001 - any surprise stops the run cleanly
                 self._fail(exc)
-                return
+                outcome = None
             if outcome is not None:
                 self._commits.put(outcome)
+            with self._idle:
+                self._active -= 1
+                self._idle.notify_all()
+            if self.fatal is not None:
+                return
 
     def _run(self, job: Job) -> Outcome | None:
         call = job.call
-        if job.check and self._unchanged(call):
-            return Outcome(job, "skipped")
+        if job.check and not self.full_resend:
+            done = already_done(self.ledger, job.ledger_key, call)
+            if done is not None:
+                return Outcome(job, done)
         try:
             self.client.send(
                 call.method,
                 call.path,
                 params=call.params,
                 json_body=call.json_body,
-                user_key=call.user_key,
+                user_key=job.person,
             )
-        except RefinerAuthError as exc:
+        except (RefinerAuthError, RefinerEndpointError) as exc:
             self._fail(exc)
             return None
         except RefinerApiError as exc:
-            if call.action == DELETE_CONTACT and exc.status == HTTPStatus.NOT_FOUND:
-                return Outcome(job, "skipped")  # already gone: the delete is done
+            if _contact_already_gone(call, exc):
+                return Outcome(job, "skipped")  # the delete is done
             return Outcome(job, "rejected", status=exc.status, body=exc.body, reason=str(exc))
         except RETRYABLE_EXCEPTIONS as exc:
             retries = self.client.policy.max_tries
@@ -313,27 +388,43 @@ class Sender:
             first = self._commits.get()
             if first is None:
                 return
-            batch = [first]
-            while len(batch) < COMMIT_BATCH:
-                try:
-                    item = self._commits.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    self._commits.put(None)
-                    break
-                batch.append(item)
+            batch, barriers = self._take_batch(first)
             try:
-                self._commit(batch)
+                if batch:
+                    self._commit(batch)
             except BaseException as exc:  # noqa: BLE001
                 self._fail(exc)
                 return
+            finally:
+                for barrier in barriers:
+                    barrier.set()
+
+    def _take_batch(
+        self, item: Outcome | threading.Event | None
+    ) -> tuple[list[Outcome], list[threading.Event]]:
+        """Outcomes waiting now (up to COMMIT_BATCH), and the barriers among them."""
+        batch: list[Outcome] = []
+        barriers: list[threading.Event] = []
+        while item is not None:
+            if isinstance(item, threading.Event):
+                barriers.append(item)
+            else:
+                batch.append(item)
+            if len(batch) >= COMMIT_BATCH:
+                break
+            try:
+                item = self._commits.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:
+                self._commits.put(None)  # the stop marker, for the outer loop
+        return batch, barriers
 
     def _commit(self, batch: list[Outcome]) -> None:
         writes = [
-            LedgerWrite(o.job.call.ledger_key, o.job.call.payload_hash, o.job.call.user_key)
+            LedgerWrite(o.job.ledger_key, o.job.call.payload_hash, o.job.person, o.job.links)
             for o in batch
-            if o.kind == "sent" and o.job.call.ledger_key is not None
+            if o.kind == "sent" and (o.job.ledger_key is not None or o.job.links)
         ]
         for o in batch:
             if o.kind == "rejected":
@@ -345,7 +436,7 @@ class Sender:
         for o in batch:
             getattr(self.progress, o.kind)(o.job.stream)
             self.tracker.close(o.job.seq)
-            self._release(o.job.call.user_key)
+            self._release(o.job.person)
         self.progress.check_reject_ratio()
 
     def _release(self, user: str) -> None:
@@ -360,23 +451,41 @@ class Sender:
         self._dispatch(job)
 
 
+def _contact_already_gone(call: ApiCall, exc: RefinerApiError) -> bool:
+    """A 404 on DELETE /contact is success only when Refiner says the contact does not exist."""
+    return (
+        call.action == DELETE_CONTACT
+        and exc.status == HTTPStatus.NOT_FOUND
+        and "contact" in exc.message.lower()
+    )
+
+
 class DryRunSender:
     """Same interface as :class:`Sender`, but writes would-be calls to a JSONL file."""
 
     def __init__(
-        self, ledger: Ledger, out: JsonLines, progress: Progress, *, full_resend: bool = False
+        self,
+        ledger: Ledger,
+        people: People,
+        out: JsonLines,
+        progress: Progress,
+        *,
+        full_resend: bool = False,
     ) -> None:
         """No threads: nothing is sent."""
         self.ledger = ledger
+        self.people = people
         self.out = out
         self.progress = progress
         self.full_resend = full_resend
 
     def submit(self, stream: str, record: dict[str, Any], call: ApiCall) -> None:  # noqa: ARG002
         """Write the call unless the ledger says Refiner already has it."""
-        key = call.ledger_key
-        if not self.full_resend and key and self.ledger.is_unchanged(key, call.payload_hash):
-            self.progress.skipped(stream)
+        person = self.people.resolve(call.identifiers or (call.user_key,)).person
+        key = person_ledger_key(call, person)
+        done = None if self.full_resend else already_done(self.ledger, key, call)
+        if done is not None:
+            getattr(self.progress, done)(stream)
             return
         self.out.write({"stream": stream, **call.as_dict()})
         self.progress.sent(stream)
@@ -386,6 +495,9 @@ class DryRunSender:
 
     def raise_if_failed(self) -> None:
         """A dry run cannot fail on the API."""
+
+    def interrupt(self) -> None:
+        """Nothing is in flight."""
 
     def close(self) -> None:
         """Close the output file."""

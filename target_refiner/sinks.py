@@ -6,6 +6,10 @@ only used for its drain hook. ``process_batch`` waits until every row handed ove
 acknowledged, which makes the SDK's own STATE write in ``drain_all`` (every 5 minutes and at the
 end) correct. Prompt STATE emission between drains is the sender's job (see ``sender.py``).
 
+One path for every row: rows of BATCH files are read here (``batch_rows``) but replayed by the
+target as RECORD messages, so they get the same stream maps, key checks, validation and mapping.
+What is dead-lettered (or sent on to the sender) is the row as it arrived, before stream maps.
+
 Schema validation: rows that do not match the stream's schema go to the dead-letter file instead
 of stopping the run, through a validator wrapper (``get_validator``) that remembers the failure
 for ``process_record``.
@@ -13,15 +17,22 @@ for ``process_record``.
 
 from __future__ import annotations
 
+import gzip
+import importlib.util
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk.exceptions import InvalidRecord
+from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig, StorageTarget
+from singer_sdk.singerlib.json import deserialize_json
 from singer_sdk.sinks import BatchSink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator
+from typing_extensions import override
 
 from target_refiner.mapping import Rejection, map_record
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+
     from target_refiner.target import TargetRefiner
 
 
@@ -64,14 +75,23 @@ class RefinerSink(BatchSink):
         super().__init__(target, *args, **kwargs)
         self.mapping = target.settings.mapping_for(self.stream_name)
 
+    @override
     def get_validator(self) -> BaseJSONSchemaValidator | None:
         """Wrap the SDK's validator so invalid rows are dead-lettered, not fatal."""
         inner = super().get_validator()
         return None if inner is None else RememberingValidator(inner)
 
-    def process_record(self, record: dict, context: dict) -> None:  # noqa: ARG002
-        """Map the row; reject it with the reason, or hand its call to the sender."""
+    @override
+    def process_record(self, record: dict, context: dict) -> None:
+        """Map the row; reject it with the reason, or hand its call to the sender.
+
+        Both carry the row as it arrived (``TargetRefiner.arrived_record``, a reference), not
+        ``record``, which stream maps and the SDK's parsing have changed.
+        """
         runtime = self.target.runtime
+        arrived = self.target.arrived_record
+        if arrived is None:
+            arrived = record
         runtime.progress.row_in(self.stream_name)
         problem = None
         if isinstance(self._validator, RememberingValidator):
@@ -87,18 +107,43 @@ class RefinerSink(BatchSink):
                 truncate=self.target.settings.truncate_long_strings,
             )
         if isinstance(result, Rejection):
-            runtime.dead_letter.reject(self.stream_name, record, result.reason)
+            runtime.dead_letter.reject(self.stream_name, arrived, result.reason)
             runtime.progress.rejected(self.stream_name)
             runtime.progress.check_reject_ratio()
             return
-        runtime.sender.submit(self.stream_name, record, result)
+        runtime.sender.submit(self.stream_name, arrived, result)
 
+    @override
     def process_batch(self, context: dict) -> None:
-        """Send the rows of a BATCH file, then drain: wait until every row is acknowledged.
+        """The SDK's drain: wait until every row handed to the sender is acknowledged.
 
-        RECORD messages reach ``process_record`` one by one and leave ``context`` empty; rows
-        from BATCH files (``process_batch_files``) arrive here as ``context["records"]``.
+        Rows of BATCH files never arrive here as ``context["records"]`` (the SDK's
+        ``process_batch_files``): that would skip stream maps and key checks, so it is refused.
         """
-        for record in context.get("records", ()):
-            self.process_record(record, context)
+        if context.get("records"):
+            msg = "BATCH rows must be replayed through TargetRefiner._process_batch_message"
+            raise RuntimeError(msg)
         self.target.runtime.sender.flush()
+
+    @staticmethod
+    def batch_rows(message: Mapping[str, Any], batch_config: Any) -> Iterator[dict]:  # noqa: ANN401
+        """Each row of a BATCH message's files, parsed like the SDK parses them, one at a time.
+
+        ``batch_config`` is the target's setting (its storage, if any, opens the files).
+        """
+        encoding = BaseBatchFileEncoding.from_dict(message["encoding"])
+        storage = BatchConfig.from_dict(batch_config).storage if batch_config else None
+        for url in message["manifest"]:
+            head, tail = StorageTarget.split_url(url)
+            with (storage or StorageTarget.from_url(head)).open(tail, mode="rb") as file:
+                if encoding.format == "jsonl":
+                    lines = gzip.open(file) if encoding.compression == "gzip" else file  # noqa: SIM115
+                    with lines:
+                        yield from (deserialize_json(line) for line in lines if line.strip())
+                elif encoding.format == "parquet" and importlib.util.find_spec("pyarrow"):
+                    import pyarrow.parquet as pq  # noqa: PLC0415 - optional, as in the SDK
+
+                    yield from pq.read_table(file).to_pylist()
+                else:
+                    msg = f"Unsupported batch encoding format: {encoding.format}"
+                    raise NotImplementedError(msg)

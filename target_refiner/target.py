@@ -20,8 +20,11 @@ from __future__ import annotations
 
 import copy
 import logging
+import signal
+import sys
 import threading
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -30,11 +33,22 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import PluginCapabilities
 from singer_sdk.target_base import Target
+from typing_extensions import override
 
-from refiner_http import DEFAULT_API_URL, Redactor, RefinerClient
+from refiner_http import (
+    DEFAULT_API_URL,
+    Redactor,
+    RefinerAuthError,
+    RefinerClient,
+    RefinerEndpointError,
+)
+from refiner_http.policy import RETRYABLE_EXCEPTIONS
 from refiner_http.settings import CONNECTION_SETTINGS, policy_from_config
 from target_refiner.deadletter import DeadLetter, JsonLines
+from target_refiner.errors import RunInterruptedError, RunStoppedError
+from target_refiner.interrupt import InterruptibleReader
 from target_refiner.ledger import Ledger, ledger_path
+from target_refiner.lock import LedgerLock
 from target_refiner.mapping import (
     ACTIONS,
     DELETE_CONTACT,
@@ -45,11 +59,14 @@ from target_refiner.mapping import (
     default_mapping,
     parse_mappings,
 )
+from target_refiner.people import People
 from target_refiner.progress import Progress
 from target_refiner.sender import AckTracker, DryRunSender, Sender
 from target_refiner.sinks import RefinerSink
 
 if TYPE_CHECKING:
+    from types import FrameType
+
     from singer_sdk.helpers.capabilities import CapabilitiesEnum
 
 DEFAULT_STATE_DIR = ".target-refiner"
@@ -114,10 +131,14 @@ class Settings:
 def _positive(config: dict[str, Any], name: str, default: float) -> float:
     value = config.get(name)
     value = default if value is None else value
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)) or value <= 0:
         msg = f"Setting `{name}` must be a positive number, got {value!r}."
         raise SettingsError(msg)
     return float(value)
+
+
+def _optional_float(value: float | Decimal | None) -> float | None:
+    return None if value is None else float(value)
 
 
 def parse_settings(config: dict[str, Any]) -> Settings:
@@ -131,7 +152,8 @@ def parse_settings(config: dict[str, Any]) -> Settings:
     ):
         _positive(config, name, default)
     ratio = config.get("max_reject_ratio")
-    if ratio is not None and not (isinstance(ratio, (int, float)) and 0 <= ratio <= 1):
+    # JSON config files reach us with decimals as Decimal (the SDK's reader), hence Decimal.
+    if ratio is not None and not (isinstance(ratio, (int, float, Decimal)) and 0 <= ratio <= 1):
         msg = f"Setting `max_reject_ratio` must be between 0 and 1, got {ratio!r}."
         raise SettingsError(msg)
     if not isinstance(config.get("api_key"), str) or not config["api_key"].strip():
@@ -149,10 +171,15 @@ def parse_settings(config: dict[str, Any]) -> Settings:
 
 
 class Runtime:
-    """Everything a run shares: HTTP client, ledger, dead-letter file, progress, sender."""
+    """Everything a run shares: HTTP client, ledger (and its lock), dead-letter file, sender.
+
+    Built once, before the first input line is read: the key and URL are checked first
+    (``GET {api_url}/``), so a wrong key or an ``api_url`` that is not Refiner stops the run
+    with one line before anything is read, sent or written.
+    """
 
     def __init__(self, target: TargetRefiner, settings: Settings) -> None:
-        """Build and start the shared pieces."""
+        """Check the API, take the ledger, and start the shared pieces."""
         config = target.config
         log = target.logger
         api_key = str(config["api_key"])
@@ -164,57 +191,88 @@ class Runtime:
         ]
         for logger, log_filter in self._filters:
             logger.addFilter(log_filter)
+        self.closed = False
         self.dry_run = bool(config.get("dry_run"))
-        self.ledger = Ledger(ledger_path(settings.state_dir, api_url, api_key))
-        self.dead_letter = DeadLetter(settings.dead_letter_path, self.redactor)
+        concurrency = int(config.get("max_concurrency") or 8)
+        self.client = RefinerClient(
+            api_key,
+            api_url,
+            policy=policy_from_config(config, log=log, redactor=self.redactor),
+            timeout=float(config.get("request_timeout") or 60),
+            pool_size=concurrency,
+            log=log,
+        )
+        try:
+            self._check_api(api_url, log)
+            path = ledger_path(settings.state_dir, api_url, api_key)
+            self.lock = LedgerLock(
+                path.with_suffix(".lock"),
+                wait_seconds=float(config.get("ledger_wait_seconds") or 0),
+            )
+        except BaseException:
+            self._release_early()
+            raise
+        self.ledger = Ledger(path)
+        self.people = People(self.ledger)
+        # Files mask only the settings marked secret (no guessing by shape: see deadletter.py).
+        file_redactor = Redactor.for_settings(config, target.config_jsonschema)
+        self.dead_letter = DeadLetter(settings.dead_letter_path, file_redactor)
         self.progress = Progress(
             log,
             interval=float(config.get("progress_interval_seconds", 5) or 0),
-            max_reject_ratio=config.get("max_reject_ratio"),
+            max_reject_ratio=_optional_float(config.get("max_reject_ratio")),
             dead_letter_hint=str(settings.dead_letter_path),
         )
         self.tracker = AckTracker(target.emit_state)
         full_resend = bool(config.get("full_resend"))
-        self.client: RefinerClient | None = None
         self.sender: Sender | DryRunSender
         if self.dry_run:
-            out = JsonLines(settings.dry_run_path, self.redactor)
-            self.sender = DryRunSender(self.ledger, out, self.progress, full_resend=full_resend)
-        else:
-            concurrency = int(config.get("max_concurrency") or 8)
-            policy = policy_from_config(config, log=log, redactor=self.redactor)
-            self.client = RefinerClient(
-                api_key,
-                api_url,
-                policy=policy,
-                timeout=float(config.get("request_timeout") or 60),
-                pool_size=concurrency,
-                log=log,
+            out = JsonLines(settings.dry_run_path, file_redactor)
+            self.sender = DryRunSender(
+                self.ledger, self.people, out, self.progress, full_resend=full_resend
             )
+        else:
             self.sender = Sender(
                 self.client,
                 self.ledger,
                 self.dead_letter,
                 self.progress,
                 self.tracker,
+                people=self.people,
                 max_concurrency=concurrency,
                 full_resend=full_resend,
                 log=log,
             )
         self.progress.start()
-        self.closed = False
+
+    def _check_api(self, api_url: str, log: logging.Logger) -> None:
+        """Refiner's key check; a wrong key or URL becomes one clear line (RunStoppedError)."""
+        try:
+            body = self.client.check_api()
+        except (RefinerAuthError, RefinerEndpointError) as exc:
+            msg = f"Cannot use `api_url` {api_url}: {exc}"
+            raise RunStoppedError(self.redactor(msg)) from None
+        except RETRYABLE_EXCEPTIONS as exc:
+            msg = f"Cannot reach `api_url` {api_url} (setting `max_tries` exhausted): {exc}"
+            raise RunStoppedError(self.redactor(msg)) from None
+        log.info("Refiner key check passed: project %r", body.get("project_name") or "?")
+
+    def _release_early(self) -> None:
+        self.client.close()
+        for logger, log_filter in self._filters:
+            logger.removeFilter(log_filter)
 
     def close(self) -> None:
-        """Stop threads and release files (idempotent)."""
+        """Stop threads and release files and the ledger lock (idempotent)."""
         if self.closed:
             return
         self.closed = True
         self.progress.stop()
         self.sender.close()
-        if self.client is not None:
-            self.client.close()
+        self.client.close()
         self.dead_letter.close()
         self.ledger.close()
+        self.lock.release()
         for logger, log_filter in self._filters:
             logger.removeFilter(log_filter)
 
@@ -272,6 +330,16 @@ class TargetRefiner(Target):
             description="Directory of the SQLite ledger (change detection, replay protection).",
         ),
         th.Property(
+            "ledger_wait_seconds",
+            th.IntegerType(minimum=0),
+            default=0,
+            description=(
+                "Only one run may write a ledger (`state_dir` + environment). 0: a second run "
+                "stops at once, naming the holder (pid, host, start time); N: wait up to N "
+                "seconds for the holder to finish first."
+            ),
+        ),
+        th.Property(
             "dead_letter_path",
             th.StringType,
             description="JSONL file of rejected rows (default `<state_dir>/dead-letter.jsonl`).",
@@ -288,7 +356,7 @@ class TargetRefiner(Target):
             default=False,
             description=(
                 "Send nothing: write each would-be call to `dry_run_path` and log the counts. "
-                "No STATE is emitted."
+                "No STATE is emitted. The read-only key check (`GET {api_url}/`) still runs."
             ),
         ),
         th.Property(
@@ -307,7 +375,9 @@ class TargetRefiner(Target):
             th.NumberType(minimum=0, maximum=1),
             description=(
                 "Fail the run once rejected rows exceed this share of rows handled (checked from "
-                "100 rows on, and at the end). Default: never fail on rejections."
+                "100 rows on, and at the end). When set, STATE is emitted only at the end, after "
+                "the check passes, so a failed run never moves the bookmark. Default: never fail "
+                "on rejections."
             ),
         ),
         th.Property(
@@ -328,20 +398,70 @@ class TargetRefiner(Target):
         ),
     ).to_dict()
 
+    message_reader_class = InterruptibleReader
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401
         """Validate settings beyond JSON schema before anything is sent."""
         self._state_lock = threading.Lock()
         self._last_emitted: dict | None = None
+        self._held_state: dict | None = None
         super().__init__(*args, **kwargs)
         try:
             self.settings = parse_settings(dict(self.config))
         except SettingsError as exc:
             raise ConfigValidationError(str(exc), errors=[str(exc)]) from exc
+        #: With `max_reject_ratio`, STATE waits for the end-of-run check.
+        self._hold_states = self.config.get("max_reject_ratio") is not None
+        if isinstance(self.message_reader, InterruptibleReader):
+            self.message_reader.on_start = lambda: self.runtime
 
     @cached_property
     def runtime(self) -> Runtime:
-        """Built on first use, so ``--about`` and config checks start no threads."""
+        """Built before the first input line (``InterruptibleReader.on_start``)."""
         return Runtime(self, self.settings)
+
+    # -- input: RECORD and BATCH rows take one path (issue 8) -----------------------------
+    #: The row being processed as it arrived, before stream maps and parsing (a reference, not
+    #: a copy): what ``RefinerSink`` dead-letters and hands to the sender.
+    arrived_record: dict | None = None
+
+    @override
+    def _process_record_message(self, message_dict: dict) -> None:
+        """Remember the row as it arrived, then let the SDK map, check and validate it."""
+        self.arrived_record = message_dict.get("record")
+        try:
+            super()._process_record_message(message_dict)
+        finally:
+            self.arrived_record = None
+
+    @override
+    def _process_batch_message(self, message_dict: dict) -> None:
+        """Replay each row of the BATCH files as a RECORD message: one path for every row.
+
+        The SDK's own handler gives the rows to the sink directly, skipping stream maps, key
+        checks and validation. STATE stays safe: rows are numbered as they are submitted.
+        """
+        self._assert_line_requires(message_dict, requires={"stream", "encoding", "manifest"})
+        stream = message_dict["stream"]
+        for row in RefinerSink.batch_rows(message_dict, self.config.get("batch_config")):
+            self._process_record_message({"type": "RECORD", "stream": stream, "record": row})
+
+    @override
+    @classmethod
+    def invoke(cls, **kwargs: Any) -> None:
+        """The SDK's CLI; a run that stops for a known reason ends with one line, no traceback."""
+        try:
+            super().invoke(**kwargs)
+        except RunStoppedError as exc:
+            cls.logger.error("%s", exc)  # noqa: TRY400 - the message is the whole story
+            sys.exit(exc.exit_code)
+
+    @override
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """SIGTERM/SIGINT: end the input; ``process_endofpipe`` finishes (see interrupt.py)."""
+        self.logger.info("Received signal %d: finishing the calls in flight, then stopping", signum)
+        if isinstance(self.message_reader, InterruptibleReader):
+            self.message_reader.interrupt(signum)
 
     # -- STATE ----------------------------------------------------------------------------
     def _process_state_message(self, message_dict: dict) -> None:
@@ -356,38 +476,78 @@ class TargetRefiner(Target):
         """Write a STATE message (any thread); never the same one twice in a row."""
         self._write_state_message(state)
 
+    @override
     def _write_state_message(self, state: dict) -> None:
+        """Write a safe STATE; with ``max_reject_ratio`` keep it until the ratio is judged.
+
+        A run that fails the ratio then ends without having moved the bookmark at all.
+        """
         with self._state_lock:
-            if state == self._last_emitted:
+            if self._hold_states:
+                self._held_state = copy.deepcopy(state)
                 return
-            if self.config.get("dry_run"):
-                self.logger.debug("Dry run: not emitting STATE")
-                return
-            super()._write_state_message(state)
-            self._last_emitted = copy.deepcopy(state)
+            self._write_now(state)
+
+    def _write_now(self, state: dict) -> None:
+        if state == self._last_emitted:
+            return
+        if self.config.get("dry_run"):
+            self.logger.debug("Dry run: not emitting STATE")
+            return
+        super()._write_state_message(state)
+        self._last_emitted = copy.deepcopy(state)
+
+    def _release_held_state(self) -> None:
+        """The reject ratio passed: write the newest safe STATE kept back."""
+        with self._state_lock:
+            self._hold_states = False
+            if self._held_state is not None:
+                self._write_now(self._held_state)
 
     # -- end of input ---------------------------------------------------------------------
+    @override
     def process_endofpipe(self) -> None:
-        """Drain (wait for every acknowledgement), log the summary, enforce the reject ratio."""
+        """Finish: acknowledgements, the reject-ratio check, the final STATE, the summary.
+
+        Interrupted, only the calls in flight are waited for; the rows still queued stay
+        unacknowledged, so no STATE covers them.
+        """
         if "runtime" not in self.__dict__:
             super().process_endofpipe()
             return
         runtime = self.runtime
+        signum = getattr(self.message_reader, "signum", None)
         try:
-            super().process_endofpipe()
+            if signum is None:
+                super().process_endofpipe()  # drains: waits for every acknowledgement
+            else:
+                runtime.sender.interrupt()
+                runtime.sender.raise_if_failed()
+            runtime.progress.check_reject_ratio(final=True)
+            self._release_held_state()
         finally:
             runtime.close()
-            runtime.progress.summary()
-            if runtime.dry_run:
-                total = runtime.progress.totals()
-                self.logger.info(
-                    "Dry run: %d calls written to %s, %d skipped unchanged, %d rejected",
-                    total.sent,
-                    self.settings.dry_run_path,
-                    total.skipped,
-                    total.rejected,
-                )
-        runtime.progress.check_reject_ratio(final=True)
+            self._log_summary(runtime)
+        if signum is not None:
+            left = runtime.tracker.outstanding
+            msg = (
+                f"Interrupted by {signal.Signals(signum).name}: the calls in flight finished and "
+                f"the last STATE emitted covers every acknowledged row; {left} rows read were not "
+                "sent. Run again to continue from that STATE."
+            )
+            raise RunInterruptedError(signum, msg)
+
+    def _log_summary(self, runtime: Runtime) -> None:
+        runtime.progress.summary()
+        if runtime.dry_run:
+            total = runtime.progress.totals()
+            self.logger.info(
+                "Dry run: %d calls written to %s, %d skipped unchanged, %d rejected",
+                total.sent,
+                self.settings.dry_run_path,
+                total.skipped + total.replayed,
+                total.rejected,
+            )
 
 
 if __name__ == "__main__":

@@ -122,13 +122,13 @@ class MeltanoProject:
 
 
 def summary_counts(output: str, stream: str) -> dict[str, int]:
-    """target-refiner's per-stream summary line: rows in / sent / skipped unchanged / rejected."""
+    """target-refiner's per-stream summary: in / sent / skipped (unchanged, replays) / rejected."""
     pattern = (
         rf"Summary for stream '{re.escape(stream)}': (\d+) rows in, (\d+) sent, "
-        r"(\d+) skipped unchanged, (\d+) rejected"
+        r"(\d+) skipped unchanged, (\d+) skipped as replays, (\d+) rejected"
     )
     matches = re.findall(pattern, output)
     if not matches:
         return {}
-    rows_in, sent, skipped, rejected = (int(v) for v in matches[-1])
-    return {"in": rows_in, "sent": sent, "skipped": skipped, "rejected": rejected}
+    rows_in, sent, skipped, replayed, rejected = (int(v) for v in matches[-1])
+    return {"in": rows_in, "sent": sent, "skipped": skipped + replayed, "rejected": rejected}

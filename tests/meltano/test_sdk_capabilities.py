@@ -116,12 +116,15 @@ def test_batch_files_hold_every_record(record_and_batch_runs):
     assert batch_counts == record_counts
 
 
-def dry_run(msgs: list[dict], out: Path) -> tuple[list[dict], list[dict]]:
-    """Feed the contacts messages to target-refiner with ``dry_run``; (would-be calls, rejects)."""
+def dry_run(msgs: list[dict], out: Path, emu) -> tuple[list[dict], list[dict]]:
+    """Feed the contacts messages to target-refiner with ``dry_run``; (would-be calls, rejects).
+
+    A dry run sends nothing but still checks the key and URL (``GET /v1/``), hence ``emu``.
+    """
     out.mkdir()
     config = {
-        "api_key": "dry-run-key",
-        "api_url": "http://127.0.0.1:9/v1",
+        "api_key": emu.api_key,
+        "api_url": emu.api_url,
         "dry_run": True,
         "state_dir": str(out),
         "dry_run_path": str(out / "dry-run.jsonl"),
@@ -145,18 +148,20 @@ def dry_run(msgs: list[dict], out: Path) -> tuple[list[dict], list[dict]]:
     )
 
 
-def test_target_refiner_dry_run_receives_every_record(record_and_batch_runs, tmp_path):
+def test_target_refiner_dry_run_receives_every_record(record_and_batch_runs, tmp_path, emulator):
     record_msgs, _ = record_and_batch_runs
     contacts = len(records(record_msgs, "contacts"))
-    sent, rejected = dry_run(record_msgs, tmp_path / "from-records")
+    sent, rejected = dry_run(record_msgs, tmp_path / "from-records", emulator)
     assert len(sent) + len(rejected) == contacts
     assert len(sent) > 0
 
 
-def test_target_refiner_dry_run_receives_every_batch_record(record_and_batch_runs, tmp_path):
+def test_target_refiner_dry_run_receives_every_batch_record(
+    record_and_batch_runs, tmp_path, emulator
+):
     record_msgs, batch_msgs = record_and_batch_runs
-    sent_records, rejected_records = dry_run(record_msgs, tmp_path / "from-records")
-    sent, rejected = dry_run(batch_msgs, tmp_path / "from-batch")
+    sent_records, rejected_records = dry_run(record_msgs, tmp_path / "from-records", emulator)
+    sent, rejected = dry_run(batch_msgs, tmp_path / "from-batch", emulator)
     assert len(sent) + len(rejected) == len(records(record_msgs, "contacts"))
     assert sorted(map(json.dumps, sent)) == sorted(map(json.dumps, sent_records))
     assert len(rejected) == len(rejected_records)

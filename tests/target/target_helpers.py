@@ -95,6 +95,11 @@ def target_cmd() -> list[str]:
     return [str(Path(sys.executable).with_name("target-refiner"))]
 
 
+def api_writes(emu) -> list[dict[str, Any]]:
+    """Every call except the read-only key check (``GET /v1/``) each run starts with."""
+    return [c for c in emu.calls() if c["path"] != "/v1/"]
+
+
 def api_calls(emu, path: str) -> list[dict[str, Any]]:
     """Calls on one API path (``/identify-user`` -> ``/v1/identify-user``)."""
     return emu.calls(path="/v1" + path)

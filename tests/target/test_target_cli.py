@@ -60,9 +60,10 @@ def test_progress_summary_and_no_secret_in_logs(emu, config, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "Progress: " in result.stderr
     assert "calls/s" in result.stderr
-    assert "Summary for stream 'users': 5 rows in, 3 sent, 0 skipped unchanged, 2 rejected" in (
-        result.stderr
-    )
+    assert (
+        "Summary for stream 'users': 5 rows in, 3 sent, 0 skipped unchanged, "
+        "0 skipped as replays, 2 rejected"
+    ) in result.stderr
     assert emu.api_key not in result.stderr
     assert emu.api_key not in result.stdout
     assert [json.loads(line) for line in result.stdout.splitlines()][-1] == {
@@ -84,4 +85,4 @@ def test_dry_run_logs_counts(emu, config, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "Dry run: 3 calls written to" in result.stderr
     assert result.stdout == ""
-    assert emu.calls() == []
+    assert [c["path"] for c in emu.calls()] == ["/v1/"]  # only the read-only key check

@@ -12,10 +12,10 @@ from target_refiner.mapping import (
     Rejection,
     SettingsError,
     default_mapping,
+    event_identity,
     map_record,
     parse_mappings,
     parse_stream_mapping,
-    record_key,
 )
 
 
@@ -116,15 +116,32 @@ def test_track_with_event_field_and_constant():
     assert call_of({"mail": "a@b.c"}, const).json_body == {"email": "a@b.c", "event": "Paid"}
 
 
-def test_track_identity_uses_key_properties_or_row_hash():
+def test_track_identity_is_key_values_or_row_plus_what_is_sent():
     raw = {"action": "track", "user_id": "uid", "event_name": "E"}
     keyed = call_of({"uid": 1, "k": 5}, raw, stream="ev", keys=("k",))
     assert keyed.ledger_key is not None
-    assert keyed.ledger_key.user_key == "[5]"
+    body = {"id": 1, "event": "E"}
+    assert keyed.ledger_key.user_key == event_identity({"k": 5}, ("k",), body)
     assert keyed.ledger_key.scope == "ev"
+    # the same key values with another event or person are another event
+    by_field = {"action": "track", "user_id": "uid", "event": "ev"}
+    other_event = call_of({"uid": 1, "k": 5, "ev": "F"}, by_field, stream="ev", keys=("k",))
+    other_person = call_of({"uid": 2, "k": 5}, raw, stream="ev", keys=("k",))
+    assert other_event.ledger_key is not None
+    assert other_person.ledger_key is not None
+    assert len({keyed.ledger_key, other_event.ledger_key, other_person.ledger_key}) == 3
+    # an exact replay of the row has the same identity
+    again = call_of({"k": 5, "uid": 1}, raw, stream="ev", keys=("k",))
+    assert again.ledger_key == keyed.ledger_key
     unkeyed = call_of({"uid": 1, "k": 5}, raw)
     assert unkeyed.ledger_key is not None
-    assert unkeyed.ledger_key.user_key == record_key({"k": 5, "uid": 1}, ())
+    assert unkeyed.ledger_key.user_key == event_identity({"k": 5, "uid": 1}, (), body)
+
+
+def test_identifiers_name_the_person_by_id_first_then_email():
+    raw = {"action": "identify", "user_id": "uid", "email": "mail"}
+    assert call_of({"uid": 7, "mail": "a@b.c"}, raw).identifiers == ("id:7", "email:a@b.c")
+    assert call_of({"mail": "a@b.c"}, raw).identifiers == ("email:a@b.c",)
 
 
 def test_segment_add_and_remove():

@@ -10,6 +10,7 @@ import pytest
 from singer_sdk.exceptions import ConfigValidationError
 from target_helpers import api_calls, record, run_target, schema, state
 
+from target_refiner.errors import RunStoppedError
 from target_refiner.progress import RejectRatioExceededError
 from target_refiner.sender import SenderFailedError
 from target_refiner.target import TargetRefiner
@@ -80,12 +81,12 @@ def test_bad_api_key_fails_fast_without_leaking_it(emu, config, caplog):
     secret = "sk_live_not-a-real-key-123456"  # noqa: S105 - a fake key
     with caplog.at_level(logging.DEBUG):
         run = run_target({**config, "api_key": secret}, users(3), raises=True)
-    assert isinstance(run.error, SenderFailedError)
+    assert isinstance(run.error, RunStoppedError)  # at the key check, before any row
     assert "api_key" in str(run.error)
     assert secret not in str(run.error)
     assert secret not in caplog.text
     assert run.states == []
-    assert len(api_calls(emu, "/identify-user")) <= 8  # stopped, not retried per row
+    assert api_calls(emu, "/identify-user") == []  # stopped before reading any row
 
 
 def test_max_reject_ratio_fails_the_run_with_a_clear_message(config):
