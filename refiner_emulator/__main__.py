@@ -48,6 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--event-completed", default="Completed Survey")
     p.add_argument("--event-segment", default="User Entered Segment")
     p.add_argument("--event-tag", default="Tag Added")
+    untidy = p.add_argument_group("untidy variants (refiner-api.md §2, §6)")
+    untidy.add_argument("--empty-pages", action="store_true", help="empty pages carrying a cursor")
+    untidy.add_argument("--no-last-page", action="store_true", help="no pagination.last_page")
+    untidy.add_argument("--offset-cursors", action="store_true", help="cursors shift on inserts")
+    untidy.add_argument(
+        "--reporting-end-inclusive", action="store_true", help="/reporting includes the end date"
+    )
     p.add_argument("--quiet", action="store_true", help="do not log each request to stderr")
     return p
 
@@ -75,6 +82,10 @@ def config_from_args(args: argparse.Namespace) -> Config:
         event_completed=args.event_completed,
         event_segment=args.event_segment,
         event_tag=args.event_tag,
+        empty_pages=args.empty_pages,
+        no_last_page=args.no_last_page,
+        offset_cursors=args.offset_cursors,
+        reporting_end_inclusive=args.reporting_end_inclusive,
     )
     config.validate()
     return config

@@ -21,6 +21,7 @@ from starlette.routing import Route
 
 from refiner_emulator import auth, render, timefmt
 from refiner_emulator.faults import (
+    FAULT_KINDS,
     FAULT_STATUSES,
     TOO_MANY,
     TOO_OFTEN,
@@ -29,7 +30,7 @@ from refiner_emulator.faults import (
     FaultReply,
 )
 from refiner_emulator.handlers import ROUTES, Context
-from refiner_emulator.paging import Pager
+from refiner_emulator.paging import Pager, Untidy
 from refiner_emulator.params import ParamsError, merge_request_data
 from refiner_emulator.ratelimit import RateLimiter
 from refiner_emulator.seed import build_store
@@ -83,6 +84,11 @@ class Emulator:
         self.limiter.per_user = config.per_user_per_minute
         self.webhooks.urls = list(config.webhook_urls)
         self.webhooks.secret = config.webhook_secret
+        self.pager.untidy = Untidy(
+            empty_pages=config.empty_pages,
+            no_last_page=config.no_last_page,
+            offset_cursors=config.offset_cursors,
+        )
 
     def reset(self, *, data: bool, config: bool) -> None:
         """Clear calls, counters, faults, rate windows and deliveries (optionally data/config)."""
@@ -254,8 +260,14 @@ class Emulator:
             return spec
         status, count = spec.get("status"), spec.get("count", 1)
         retry_after, path = spec.get("retry_after"), spec.get("path")
+        kind, seconds = spec.get("kind", "status"), spec.get("seconds", 5)
+        if kind != "status":
+            status = 504  # what a timed-out or reset request would have cost, for the log
         problems = [
-            status not in FAULT_STATUSES and f"status must be one of {list(FAULT_STATUSES)}",
+            kind not in FAULT_KINDS and f"kind must be one of {list(FAULT_KINDS)}",
+            not isinstance(seconds, (int, float)) and "seconds must be a number",
+            status not in (*FAULT_STATUSES, 504)
+            and f"status must be one of {list(FAULT_STATUSES)}",
             (not isinstance(count, int) or isinstance(count, bool) or count < 1)
             and "count must be a positive integer",
             retry_after is not None
@@ -267,7 +279,15 @@ class Emulator:
         if errors:
             return JSONResponse({"error": "; ".join(errors)}, status_code=400)
         pending = self.faults.add(
-            Fault(int(status), count, retry_after, path, spec.get("body"))  # type: ignore[arg-type]
+            Fault(
+                int(status),  # type: ignore[arg-type]
+                count,
+                retry_after,
+                path,
+                spec.get("body"),
+                kind,
+                float(seconds),
+            )
         )
         return JSONResponse({"message": "ok", "pending": pending})
 
@@ -294,7 +314,32 @@ class Emulator:
         return JSONResponse({"deliveries": self.webhooks.deliveries()})
 
 
+class _HangingResponse(Response):
+    """A request that hangs past the client's timeout (then a 504, if anyone still listens)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(b'{"message": "Gateway Timeout"}', 504, media_type="application/json")
+        self.seconds = seconds
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:  # noqa: ANN401
+        await asyncio.sleep(self.seconds)
+        await super().__call__(scope, receive, send)
+
+
+class _ResetResponse(Response):
+    """The connection ends mid-answer: headers promise a body that never fully arrives."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:  # noqa: ANN401, ARG002
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"64")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b'{"items": [', "more_body": False})
+
+
 def _fault_response(fault: FaultReply) -> Response:
+    if fault.kind == "timeout":
+        return _HangingResponse(fault.seconds)
+    if fault.kind == "reset":
+        return _ResetResponse()
     if fault.content_type == "application/json":
         return JSONResponse(fault.body, status_code=fault.status, headers=fault.headers)
     return Response(

@@ -24,6 +24,10 @@ RUNTIME_OPTIONS = frozenset(
         "event_completed",
         "event_segment",
         "event_tag",
+        "empty_pages",
+        "no_last_page",
+        "offset_cursors",
+        "reporting_end_inclusive",
     }
 )
 
@@ -52,6 +56,11 @@ class Config:
     event_completed: str = "Completed Survey"
     event_segment: str = "User Entered Segment"
     event_tag: str = "Tag Added"
+    # Untidy variants the documentation leaves open (refiner-api.md §2, §6); all off by default.
+    empty_pages: bool = False  # every page is followed by an empty page that carries a cursor
+    no_last_page: bool = False  # `pagination` has no `last_page`
+    offset_cursors: bool = False  # cursors hold an offset, so inserts shift the rows after them
+    reporting_end_inclusive: bool = False  # /reporting includes `date_range_end`
 
     def validate(self) -> None:
         """Raise ValueError for values the emulator cannot honour."""

@@ -7,13 +7,16 @@ effects, exactly like a request that died in a proxy or an overloaded server.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 TOO_MANY, SERVER_ERROR, BAD_GATEWAY, UNAVAILABLE = 429, 500, 502, 503
 FAULT_STATUSES = (TOO_MANY, SERVER_ERROR, BAD_GATEWAY, UNAVAILABLE)
 RANDOM_STATUSES = (SERVER_ERROR, BAD_GATEWAY, UNAVAILABLE)
 TOO_OFTEN = {"error": "You are doing this too often."}
+#: "status": answer ``status``; "timeout": hang ``seconds`` (past the client's timeout);
+#: "reset": close the connection mid-answer. Neither of the last two has side effects.
+FAULT_KINDS = ("status", "timeout", "reset")
 
 
 @dataclass(slots=True)
@@ -25,6 +28,8 @@ class Fault:
     retry_after: int | None = None
     path: str | None = None
     body: Any = None
+    kind: str = "status"
+    seconds: float = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +40,8 @@ class FaultReply:
     body: Any
     content_type: str
     headers: dict[str, str]
+    kind: str = "status"
+    seconds: float = 0.0
 
 
 def default_reply(status: int, body: Any = None, retry_after: int | None = None) -> FaultReply:  # noqa: ANN401
@@ -83,7 +90,8 @@ class FaultInjector:
                 fault.remaining -= 1
                 if fault.remaining <= 0:
                     self.queue.remove(fault)
-                return default_reply(fault.status, fault.body, fault.retry_after)
+                reply = default_reply(fault.status, fault.body, fault.retry_after)
+                return replace(reply, kind=fault.kind, seconds=fault.seconds)
         if self.error_rate > 0 and self._rng.random() < self.error_rate:
             return default_reply(self._rng.choice(RANDOM_STATUSES))
         return None

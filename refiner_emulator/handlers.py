@@ -456,7 +456,7 @@ def form_history(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
 # ------------------------------------------------------------------------------- reporting
 def reporting(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """GET /reporting."""
-    return report(ctx.store, params)
+    return report(ctx.store, params, inclusive_end=ctx.config.reporting_end_inclusive)
 
 
 def account(ctx: Context, _params: dict[str, Any]) -> dict[str, Any]:

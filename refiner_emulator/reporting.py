@@ -57,7 +57,10 @@ def _answers(rows: list[Response], questions: set[str]) -> list[Any]:
     return [r.data[q] for r in rows for q in questions if q in r.data]
 
 
-def report(store: Store, params: dict[str, Any]) -> dict[str, Any]:
+DATE_ONLY_CHARS = len("2026-01-01")
+
+
+def report(store: Store, params: dict[str, Any], *, inclusive_end: bool = False) -> dict[str, Any]:
     """Build the reporting body for ``params`` (400 on invalid input)."""
     kind = query.text_param(params, "type", required=True)
     if kind not in REPORT_TYPES:
@@ -67,6 +70,10 @@ def report(store: Store, params: dict[str, Any]) -> dict[str, Any]:
     today = timefmt.start_of_day(timefmt.now())
     start = today - 6 * DAY if start is None else start
     end = today + DAY if end is None else end
+    if inclusive_end and params.get("date_range_end"):
+        # the variant that includes the end: a date means through that day, a time that second
+        given = str(params["date_range_end"])
+        end += DAY if len(given.strip()) <= DATE_ONLY_CHARS else 1
     forms = set(query.list_param(params, "form_uuids"))
     wanted = query.list_param(params, "question_identifiers")
     check = query.response_filter(params, plural_only=True)

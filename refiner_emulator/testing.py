@@ -106,16 +106,24 @@ class EmulatorProcess(ServerProcess):
         """The effective runtime options."""
         return dict(self._call("GET", "/_emulator/config"))
 
-    def fault(
+    def fault(  # noqa: PLR0913 - the fault's documented fields
         self,
         status: int,
         count: int = 1,
+        *,
         retry_after: int | None = None,
         path: str | None = None,
         body: Any = None,  # noqa: ANN401 - any JSON body
+        kind: str = "status",
+        seconds: float = 5.0,
     ) -> dict[str, Any]:
-        """Make the next ``count`` matching API requests fail with ``status``."""
-        spec: dict[str, Any] = {"status": status, "count": count}
+        """Make the next ``count`` matching API requests fail with ``status``.
+
+        ``kind="timeout"`` hangs each for ``seconds``; ``kind="reset"`` cuts the connection.
+        """
+        spec: dict[str, Any] = {"status": status, "count": count, "kind": kind}
+        if kind == "timeout":
+            spec["seconds"] = seconds
         if retry_after is not None:
             spec["retry_after"] = retry_after
         if path is not None:

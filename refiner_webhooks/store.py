@@ -6,12 +6,17 @@ process too, since committed pages are already in the OS cache, but not a power 
 
 Ordering: exactly one connection writes (see ``writer.py``), so ``seq`` values become visible in
 increasing order and a reader that remembers the last ``seq`` it saw never misses a row.
+
+Identity: a store gets a random ``store_id`` (table ``meta``) when it is created, and a store
+made by an older version gets one when the receiver next opens it. A reader's bookmark carries
+the id, so a ``seq`` from another store (a recreated file restarts at 1) is never trusted.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import uuid
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -40,6 +45,10 @@ CREATE TABLE IF NOT EXISTS events (
     response_uuid TEXT,
     segment_uuids TEXT NOT NULL DEFAULT '[]',
     payload TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS health (
     id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -95,7 +104,13 @@ class EventStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
+        self._db.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('store_id', ?)", (str(uuid.uuid4()),)
+        )
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        self.store_id = str(
+            self._db.execute("SELECT value FROM meta WHERE key = 'store_id'").fetchone()[0]
+        )
 
     def insert_many(self, events: Sequence[WebhookEvent]) -> list[Stored]:
         """Insert a batch in one transaction (one fsync); a duplicate keeps its first ``seq``.
@@ -183,6 +198,16 @@ def connect_read_only(path: str | Path) -> sqlite3.Connection:
     db = sqlite3.connect(f"{resolved.as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1e3)
     db.row_factory = sqlite3.Row
     return db
+
+
+def read_store_id(path: str | Path) -> str | None:
+    """The store's identity, or None for a store written by a version that had none."""
+    with closing(connect_read_only(path)) as db:
+        try:
+            row = db.execute("SELECT value FROM meta WHERE key = 'store_id'").fetchone()
+        except sqlite3.OperationalError:  # no meta table yet
+            return None
+    return None if row is None else str(row[0])
 
 
 def read_events(path: str | Path, *, after_seq: int = 0) -> Iterator[dict[str, Any]]:

@@ -128,7 +128,7 @@ class RefinerStream(RESTStream[PageToken | None]):
 
     def get_new_paginator(self) -> RefinerPaginator | None:
         """Cursor paging with page-number fallback, for list endpoints."""
-        return RefinerPaginator(self.decode) if self.paged else None
+        return RefinerPaginator(self.decode, str(self.path)) if self.paged else None
 
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
         """Yield the ``items`` of a list page (or the body itself for single objects)."""
@@ -178,4 +178,4 @@ class RefinerStream(RESTStream[PageToken | None]):
     ) -> Iterator[dict[str, Any]]:
         """Every item of a list endpoint, following cursors (or page numbers)."""
         query: dict[str, Any] = {"page_length": self.page_length, **(params or {})}
-        return iterate_items(lambda page: self.fetch(path, page), query)
+        return iterate_items(lambda page: self.fetch(path, page), query, path)

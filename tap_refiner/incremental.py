@@ -21,8 +21,12 @@ How this meets the SDK's state machinery:
 * The lookback (``responses_lookback_hours``) re-reads recent windows so a response stored late
   with a past date (e.g. via ``POST /responses`` with ``date``) is still picked up; primary keys
   make the re-read rows harmless downstream.
-* With neither a bookmark nor ``start_date``, the oldest response is found cheaply (the last
-  page of a ``page_length=1`` listing) so the first run is windowed too.
+* With neither a bookmark nor ``start_date``, the oldest response is guessed cheaply (the last
+  page of a ``page_length=1`` listing, when the API fills ``last_page``) so the first run is
+  windowed too; the guess is never trusted alone: a first window ``[1970-01-01, guess)`` reads
+  whatever is older (one empty request when the guess was right, everything when ``last_page``
+  was missing). The guess uses the time the API filters on: last data reception, or last shown
+  time with ``include=all`` (refiner-api.md §3.6).
 """
 
 from __future__ import annotations
@@ -38,6 +42,9 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from singer_sdk.helpers.types import Context, Record
+
+#: Where a first run's catch-all window starts (an example value in refiner-api.md §3.6).
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 class WindowedResponsesStream(RefinerStream):
@@ -78,11 +85,10 @@ class WindowedResponsesStream(RefinerStream):
             body = self.fetch(self.path, {**probe, "page": last_page})
             items = (body.get("items") if isinstance(body, dict) else None) or items
         oldest = items[-1]
-        stamp = normalize(
-            oldest.get("last_data_reception_at")
-            or oldest.get("last_shown_at")
-            or oldest.get("first_shown_at")
-        )
+        fields = ("last_data_reception_at", "last_shown_at", "first_shown_at")
+        if self.config.get("responses_include") == "all":
+            fields = ("last_shown_at", "first_shown_at", "last_data_reception_at")
+        stamp = normalize(next((oldest[f] for f in fields if oldest.get(f)), None))
         return parse(stamp) if stamp else None
 
     def windows(self, context: Context | None) -> list[Window]:
@@ -102,7 +108,9 @@ class WindowedResponsesStream(RefinerStream):
             oldest = self._oldest_response()
             if oldest is None:
                 return [Window(end, end)]  # nothing yet: just record "read up to now"
-            start = oldest.replace(hour=0, minute=0, second=0, microsecond=0)
+            start = min(oldest.replace(hour=0, minute=0, second=0, microsecond=0), end)
+            days = float(self.config.get("responses_window_days", 30))
+            return [Window(EPOCH, start), *date_windows(start, end, days)]
         days = float(self.config.get("responses_window_days", 30))
         return date_windows(start, end, days) or [Window(end, end)]
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk.pagination import BaseAPIPaginator
+from typing_extensions import override
 
-from refiner_http.paging import PageToken, next_page_params
+from refiner_http.paging import PageGuard, PageToken, next_page_params
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -17,11 +18,19 @@ if TYPE_CHECKING:
 class RefinerPaginator(BaseAPIPaginator[PageToken | None]):
     """Cursor first, page numbers as fallback; reads the body the stream already decoded."""
 
-    def __init__(self, decode: Callable[[requests.Response], Any]) -> None:
+    def __init__(self, decode: Callable[[requests.Response], Any], endpoint: str) -> None:
         """``decode`` returns the (cached) JSON body so each page is parsed only once."""
         super().__init__(None)
         self._decode = decode
+        self._guard = PageGuard(endpoint)
 
+    @override
     def get_next(self, response: requests.Response) -> PageToken | None:
-        """Parameters of the next page, or None to stop."""
-        return next_page_params(self._decode(response))
+        """Parameters of the next page, or None to stop (checked by the shared guard)."""
+        body = self._decode(response)
+        return self._guard.check(body, next_page_params(body))
+
+    @override
+    def continue_if_empty(self, response: requests.Response) -> bool:
+        """An empty page that still points further is not the end (refiner-api.md §2, §6)."""
+        return next_page_params(self._decode(response)) is not None

@@ -192,7 +192,11 @@ class ReportsStream(RefinerStream):
 
     One row per (form_uuid, type, date) with the numeric keys the API answers for that type;
     full table, since Refiner recomputes the aggregates (late responses change past days).
-    Each day is asked as ``date_range_start=D``/``date_range_end=D+1`` (exclusive end).
+    Each day is asked as ``date_range_start=D 00:00:00``/``date_range_end=D+1 00:00:00``. The
+    sources disagree whether the end is exclusive (§3.6) or inclusive; with a date-only end
+    (``D+1``) the inclusive variant would add the whole next day, counting every day twice. With
+    a time, the documented exclusive end selects exactly day D, and an inclusive end adds only
+    what happened in the very second D+1 00:00:00 (Refiner's timestamps have whole seconds).
     """
 
     name = "reports"
@@ -207,8 +211,8 @@ class ReportsStream(RefinerStream):
         return {
             "type": ctx["type"],
             "form_uuids[]": [ctx["form_uuid"]],
-            "date_range_start": ctx["date"],
-            "date_range_end": ctx["date_end"],
+            "date_range_start": f"{ctx['date']} 00:00:00",
+            "date_range_end": f"{ctx['date_end']} 00:00:00",
         }
 
     def days(self) -> list[tuple[str, str]]:

@@ -9,6 +9,10 @@ commit at a time, so ``seq`` values appear in increasing order and the bookmark 
 - ``webhook_store`` set but no file there: the sync fails with a clear error, because a wrong
   path would otherwise look like "no events" and silently lose data. The receiver creates the
   file when it starts, so run it (once) before the tap.
+- The bookmark carries the store's identity (``store_id`` next to the ``seq``). A bookmark from
+  another store (the file was recreated, so its ``seq`` restarted), or from a store or a
+  bookmark without an id, is not trusted: the stream reads from the beginning with a warning
+  naming both ids. Re-reading is harmless downstream (``seq`` is the key); skipping is not.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from singer_sdk import Stream
 from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
-from refiner_webhooks.store import read_events
+from refiner_webhooks.store import read_events, read_store_id
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -67,6 +71,30 @@ class WebhookEventsStream(Stream):
     # only re-copy every payload.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
+    def _trusted_bookmark(self, context: Context | None, store_id: str | None) -> int:
+        """The ``seq`` to read after: the bookmark, if it was taken from this very store."""
+        # The SDK seeds every incremental stream with `start_date` when there is no bookmark;
+        # a date means "no seq bookmark yet" here: the store only holds what was received.
+        after = self.get_starting_replication_key_value(context)
+        after_seq = after if isinstance(after, int) and not isinstance(after, bool) else 0
+        state = self.get_context_state(context)
+        bookmark_id = state.get("store_id")
+        if after_seq and (store_id is None or bookmark_id != store_id):
+            self.logger.warning(
+                "The webhook_events bookmark (seq %d) was taken from store %s, but %s is store "
+                "%s: reading it from the beginning so no event is skipped.",
+                after_seq,
+                bookmark_id or "(no id)",
+                self.config.get("webhook_store"),
+                store_id or "(no id)",
+            )
+            after_seq = 0
+            state.pop("replication_key_value", None)  # seq restarts: not an unsorted stream
+            state.pop("starting_replication_value", None)
+        if store_id is not None:
+            state["store_id"] = store_id
+        return after_seq
+
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Stored events after the bookmark, oldest first."""
         store = self.config.get("webhook_store")
@@ -84,10 +112,7 @@ class WebhookEventsStream(Stream):
                 "creates the store, or unset `webhook_store` to skip the webhook_events stream."
             )
             raise FileNotFoundError(msg)
-        # The SDK seeds every incremental stream with `start_date` when there is no bookmark;
-        # a date means "no seq bookmark yet" here: the store only holds what was received.
-        after = self.get_starting_replication_key_value(context)
-        after_seq = after if isinstance(after, int) and not isinstance(after, bool) else 0
+        after_seq = self._trusted_bookmark(context, read_store_id(path))
         for event in read_events(path, after_seq=after_seq):
             yield {
                 "seq": event["seq"],

@@ -143,8 +143,8 @@ def test_reports_per_form_type_and_day(emu, types):
     assert len(calls) == len(forms) * len(types) * 3
     call = calls[0]["params"]
     assert call["form_uuids"] == [forms[0]]
-    assert call["date_range_start"] == days[0]
-    assert call["date_range_end"] == (today - timedelta(days=1)).isoformat()
+    assert call["date_range_start"] == f"{days[0]} 00:00:00"
+    assert call["date_range_end"] == f"{(today - timedelta(days=1)).isoformat()} 00:00:00"
 
 
 def test_reports_numbers_match_the_api(emu):

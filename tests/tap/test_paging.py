@@ -24,7 +24,9 @@ from refiner_http.paging import next_page_params
             {"page": 2},
         ),
         ({"items": [1], "pagination": {"current_page": 3, "last_page": 3}}, None),
-        ({"items": [], "pagination": {"current_page": 1, "last_page": 3}}, None),
+        # an empty page is not the end while the API says more pages follow
+        ({"items": [], "pagination": {"current_page": 1, "last_page": 3}}, {"page": 2}),
+        ({"items": [], "pagination": {"next_page_cursor": "abc"}}, {"page_cursor": "abc"}),
         ({"items": [1]}, None),
         ([], None),
     ],

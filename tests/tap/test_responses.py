@@ -79,7 +79,10 @@ def test_first_run_without_start_date_finds_the_oldest_response(emu):
     calls = response_calls(emu)
     assert calls[0]["params"]["page_length"] == "1"  # the probe for the oldest response
     windows = [w for w in windows_of(calls) if w[0]]
-    assert windows[0][0] == "2026-03-11T00:00:00Z"  # oldest response's day
+    # the guess is never trusted alone: a catch-all window first, then from the oldest day on
+    assert windows[0][0] == "1970-01-01T00:00:00Z"
+    assert windows[0][1] == "2026-03-11T00:00:00Z"  # oldest response's day
+    assert windows[1][0] == "2026-03-11T00:00:00Z"
 
 
 def test_records_conform_and_keep_open_objects(emu):
