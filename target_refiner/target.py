@@ -45,7 +45,7 @@ from refiner_http import (
 from refiner_http.policy import RETRYABLE_EXCEPTIONS
 from refiner_http.settings import CONNECTION_SETTINGS, policy_from_config
 from target_refiner.deadletter import DeadLetter, JsonLines
-from target_refiner.errors import RunInterruptedError, RunStoppedError
+from target_refiner.errors import EXIT_FAILED, RunInterruptedError, RunStoppedError
 from target_refiner.interrupt import InterruptibleReader
 from target_refiner.ledger import Ledger, ledger_path
 from target_refiner.lock import LedgerLock
@@ -452,6 +452,10 @@ class TargetRefiner(Target):
         """The SDK's CLI; a run that stops for a known reason ends with one line, no traceback."""
         try:
             super().invoke(**kwargs)
+        except ConfigValidationError as exc:
+            problems = "; ".join(exc.errors) or str(exc)
+            cls.logger.error("Invalid configuration: %s", problems)  # noqa: TRY400 - one line
+            sys.exit(EXIT_FAILED)
         except RunStoppedError as exc:
             cls.logger.error("%s", exc)  # noqa: TRY400 - the message is the whole story
             sys.exit(exc.exit_code)

@@ -185,3 +185,14 @@ def test_sigterm_finishes_in_flight_emits_the_safe_state_and_exits_143(emu, conf
     again = run_target(config, users(200 - covered, start=covered + 1), tmp_path)
     assert again.returncode == 0, again.stderr[-2000:]
     assert identified(emu) == {f"r{n}" for n in range(1, 201)}
+
+
+def test_a_settings_error_is_one_line_naming_the_setting(emu, config, tmp_path):
+    bad = {**config, "mappings": {"users": {"action": "track", "user_id": "id"}}}
+    result = run_target(bad, users(1), tmp_path)
+    assert result.returncode == 1
+    line = last_error_line(result.stderr)
+    assert "Invalid configuration:" in line
+    assert "mappings.users" in line
+    assert "Traceback" not in result.stderr
+    assert identified(emu) == set()
