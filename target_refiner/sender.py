@@ -240,6 +240,8 @@ class Sender:
         # Nothing of this person is in flight (only this thread adds work): the ledger is final.
         done = None if self.full_resend else already_done(self.ledger, key, call)
         if done is not None:
+            if found.links:  # e.g. the first run on a ledger older than person links
+                self.ledger.commit([LedgerWrite(None, "", person, found.links)])
             getattr(self.progress, done)(stream)
             return
         job = self._job(stream, record, call, found, check=False)
@@ -421,10 +423,16 @@ class Sender:
         return batch, barriers
 
     def _commit(self, batch: list[Outcome]) -> None:
+        # A sent call records its ledger entry; any row records the person links it taught us.
         writes = [
-            LedgerWrite(o.job.ledger_key, o.job.call.payload_hash, o.job.person, o.job.links)
+            LedgerWrite(
+                o.job.ledger_key if o.kind == "sent" else None,
+                o.job.call.payload_hash,
+                o.job.person,
+                o.job.links,
+            )
             for o in batch
-            if o.kind == "sent" and (o.job.ledger_key is not None or o.job.links)
+            if (o.kind == "sent" and o.job.ledger_key is not None) or o.job.links
         ]
         for o in batch:
             if o.kind == "rejected":

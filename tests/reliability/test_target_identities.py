@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import time
 
 from target_processes import last_error_line, run_target, start_target, states_of
@@ -126,3 +127,26 @@ def test_a_second_target_on_the_same_ledger_refuses_or_waits(emu, config, tmp_pa
     _, waiting_err = waiting.communicate("".join(json.dumps(m) + "\n" for m in rows), timeout=120)
     assert waiting.returncode == 0, waiting_err[-2000:]
     assert emu.contact("second") is not None
+
+
+def test_a_ledger_from_before_person_links_still_clears_a_deleted_person(emu, config, tmp_path):
+    """Rows skipped as unchanged still record who they name, so a later delete by email
+    finds the identify remembered under the user id."""
+    cfg = {
+        **config,
+        "mappings": {
+            "users": {"action": "identify", "user_id": "id", "email": "email"},
+            "gone": {"action": "delete_contact", "email": "email"},
+        },
+    }
+    identify = [schema("users", ["id"]), record("users", {"id": "q1", "email": "q1@x.io"})]
+    assert run_target(cfg, identify, tmp_path, name="1").returncode == 0
+    (ledger,) = (tmp_path / "state").glob("ledger-*.sqlite")
+    with sqlite3.connect(ledger) as db:
+        db.execute("DELETE FROM person")  # as an older version left it
+    assert run_target(cfg, identify, tmp_path, name="2").returncode == 0  # unchanged: skipped
+    delete = [schema("gone", ["email"]), record("gone", {"email": "q1@x.io"})]
+    assert run_target(cfg, delete, tmp_path, name="3").returncode == 0
+    assert emu.contact("q1") is None
+    assert run_target(cfg, identify, tmp_path, name="4").returncode == 0
+    assert emu.contact("q1") is not None
