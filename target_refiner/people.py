@@ -43,9 +43,17 @@ class People:
     def __init__(self, ledger: Ledger) -> None:
         """Load every known link."""
         self._person: dict[str, str] = ledger.load_people()
+        self._plain: dict[str, Resolution] = {}
 
     def resolve(self, identifiers: Sequence[str]) -> Resolution:
         """The person ``identifiers`` (id first, then email) belong to."""
+        first = self._person.get(identifiers[0])
+        if first is not None and all(self._person.get(i) == first for i in identifiers[1:]):
+            # the re-sync case: nothing new to learn about this person
+            plain = self._plain.get(first)
+            if plain is None:
+                plain = self._plain[first] = Resolution(first)
+            return plain
         known = [self._person[i] for i in identifiers if i in self._person]
         person = known[0] if known else identifiers[0]
         merged = tuple(dict.fromkeys(p for p in known if p != person))
