@@ -13,7 +13,10 @@ Delivery is at-least-once without needless duplicates:
   flight at the moment of the kill (at most ``max_concurrency``) can be sent twice: Refiner has no
   idempotency key, so no client can do better.
 
-A dry run never emits STATE, so it cannot move a bookmark past rows it did not send.
+A dry run never emits STATE, so it cannot move a bookmark past rows it did not send. With
+``max_reject_ratio`` set, STATE is held until the end-of-run check passes. A run that cannot go
+on (bad key or URL, an answer about the endpoint, the ledger in use, SIGTERM) stops with one
+line and a non-zero exit, and never emits a STATE past an unacknowledged row.
 """
 
 from __future__ import annotations
@@ -468,6 +471,7 @@ class TargetRefiner(Target):
             self.message_reader.interrupt(signum)
 
     # -- STATE ----------------------------------------------------------------------------
+    @override
     def _process_state_message(self, message_dict: dict) -> None:
         """Hold the STATE until every row before it is acknowledged (see the module doc)."""
         self._assert_line_requires(message_dict, requires={"value"})
