@@ -1,14 +1,21 @@
 """Settings every Refiner plugin shares: where the API is, the key, and how hard to push it.
 
 Declared once so the tap and the target describe, default and validate them identically, and
-build their ``HttpPolicy`` the same way.
+build their ``HttpPolicy`` the same way. Each default is written once, in its ``Property``, and
+read back with :func:`setting`.
+
+One validation style for both plugins: the SDK checks the JSON schema first; then plain
+functions return messages that name the setting (never a secret's value), and the plugin raises
+them together with :func:`raise_if_invalid`.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError
 
 from refiner_http.client import DEFAULT_API_URL, DEFAULT_TIMEOUT
 from refiner_http.policy import DEFAULT_MAX_TRIES, HttpPolicy
@@ -16,7 +23,7 @@ from refiner_http.redact import Redactor
 
 if TYPE_CHECKING:
     import logging
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
 
 KEY_LIMIT_PER_MINUTE = 4000  # refiner-api.md §1.3
 USER_LIMIT_PER_MINUTE = 100
@@ -38,28 +45,86 @@ API_URL = th.Property(
     description="Base URL of the Refiner API, including the version path (the emulator's for "
     "tests and the demo).",
 )
-REQUEST_TIMEOUT = th.Property(
+
+
+def count_setting(name: str, default: int, description: str) -> th.Property:
+    """A whole number of at least 1 with a default: tries, seconds, requests, workers."""
+    return th.Property(name, th.IntegerType(minimum=1), default=default, description=description)
+
+
+REQUEST_TIMEOUT = count_setting(
     "request_timeout",
-    th.IntegerType(minimum=1),
-    default=int(DEFAULT_TIMEOUT),
-    description="Seconds to wait for one HTTP answer before retrying.",
+    int(DEFAULT_TIMEOUT),
+    "Seconds to wait for one HTTP answer before retrying.",
 )
-MAX_REQUESTS_PER_MINUTE = th.Property(
+MAX_REQUESTS_PER_MINUTE = count_setting(
     "max_requests_per_minute",
-    th.IntegerType(minimum=1),
-    default=KEY_LIMIT_PER_MINUTE,
-    description="Client-side pace for all requests with this key (Refiner allows 4000/min per "
+    KEY_LIMIT_PER_MINUTE,
+    "Client-side pace for all requests with this key (Refiner allows 4000/min per "
     "key); paced 2% under it so no 60-second window exceeds it.",
 )
-MAX_TRIES = th.Property(
+MAX_TRIES = count_setting(
     "max_tries",
-    th.IntegerType(minimum=1),
-    default=DEFAULT_MAX_TRIES,
-    description="Attempts per request on 429 (honouring Retry-After), 5xx, timeouts and "
+    DEFAULT_MAX_TRIES,
+    "Attempts per request on 429 (honouring Retry-After), 5xx, timeouts and "
     "connection resets before the run stops.",
+)
+#: Declared by the target only (the tap makes no per-user calls), read here by the policy.
+MAX_REQUESTS_PER_USER_PER_MINUTE = th.Property(
+    "max_requests_per_user_per_minute",
+    th.NumberType(exclusive_minimum=0),
+    default=USER_LIMIT_PER_MINUTE,
+    description="Pacing per user id or email (Refiner allows 100/min per user).",
 )
 
 CONNECTION_SETTINGS = (API_KEY, API_URL, REQUEST_TIMEOUT, MAX_REQUESTS_PER_MINUTE, MAX_TRIES)
+
+
+def setting(config: Mapping[str, Any], prop: th.Property) -> Any:  # noqa: ANN401 - any setting
+    """The configured value, or the declared default when the setting is unset, null or empty.
+
+    The SDK fills in unset settings from the schema; an explicit ``null`` (or ``""``) lands here.
+    """
+    return config.get(prop.name) or prop.default
+
+
+def positive_number_errors(config: Mapping[str, Any], props: Iterable[th.Property]) -> list[str]:
+    """Each of ``props`` that is set but not a positive number (null means its default)."""
+    errors = []
+    for prop in props:
+        value = config.get(prop.name)
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, (int, float, Decimal)) or value <= 0
+        ):
+            errors.append(f"Setting `{prop.name}` must be a positive number, got {value!r}.")
+    return errors
+
+
+def connection_errors(config: Mapping[str, Any]) -> list[str]:
+    """What both plugins check on the shared numbers beyond JSON schema."""
+    return positive_number_errors(config, (REQUEST_TIMEOUT, MAX_REQUESTS_PER_MINUTE, MAX_TRIES))
+
+
+def api_url_errors(config: Mapping[str, Any]) -> list[str]:
+    """``api_url`` must be an http(s) URL (the tap checks it before any stream exists)."""
+    if str(config.get("api_url") or "").startswith(("http://", "https://")):
+        return []
+    return ["Setting `api_url` must be an http(s) URL such as " + DEFAULT_API_URL]
+
+
+def api_key_errors(config: Mapping[str, Any]) -> list[str]:
+    """``api_key`` must be a non-blank string (the target checks it before its key check)."""
+    api_key = config.get("api_key")
+    if isinstance(api_key, str) and api_key.strip():
+        return []
+    return ["Setting `api_key` is required (the Refiner REST API key)."]
+
+
+def raise_if_invalid(errors: list[str]) -> None:
+    """Raise every problem found as one ``ConfigValidationError``, as the SDK does for schema."""
+    if errors:
+        summary = "Config validation failed"
+        raise ConfigValidationError(summary, errors=errors)
 
 
 def policy_from_config(
@@ -67,13 +132,9 @@ def policy_from_config(
 ) -> HttpPolicy:
     """The run's one ``HttpPolicy``, from the shared settings (and the target's per-user one)."""
     return HttpPolicy(
-        max_requests_per_minute=float(
-            config.get("max_requests_per_minute") or KEY_LIMIT_PER_MINUTE
-        ),
-        max_requests_per_user_per_minute=float(
-            config.get("max_requests_per_user_per_minute") or USER_LIMIT_PER_MINUTE
-        ),
-        max_tries=int(config.get("max_tries") or DEFAULT_MAX_TRIES),
+        max_requests_per_minute=float(setting(config, MAX_REQUESTS_PER_MINUTE)),
+        max_requests_per_user_per_minute=float(setting(config, MAX_REQUESTS_PER_USER_PER_MINUTE)),
+        max_tries=int(setting(config, MAX_TRIES)),
         redactor=redactor or Redactor([str(config.get("api_key") or "")]),
         log=log,
     )

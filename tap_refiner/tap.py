@@ -8,16 +8,22 @@ from typing import TYPE_CHECKING, Any
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
-from singer_sdk.exceptions import ConfigValidationError
 
-from refiner_http import DEFAULT_API_URL, HttpPolicy
-from refiner_http.settings import CONNECTION_SETTINGS, policy_from_config
+from refiner_http.settings import (
+    CONNECTION_SETTINGS,
+    api_url_errors,
+    connection_errors,
+    policy_from_config,
+    raise_if_invalid,
+)
 from tap_refiner import streams
 from tap_refiner.timestamps import parse
 from tap_refiner.webhook_events import WEBHOOK_SETTINGS, WebhookEventsStream
 
 if TYPE_CHECKING:
     from singer_sdk.streams import Stream
+
+    from refiner_http import HttpPolicy
 
 MAX_PAGE_LENGTH = 1000
 ORDER_BY = ["first_seen_at", "last_seen_at", "last_form_submission_at"]
@@ -136,10 +142,7 @@ CONFIG_SCHEMA = th.PropertiesList(
 
 def check_settings(config: dict[str, Any]) -> list[str]:
     """Checks JSON Schema cannot express; messages name the setting, never its value if secret."""
-    errors: list[str] = []
-    api_url = str(config.get("api_url") or "")
-    if not api_url.startswith(("http://", "https://")):
-        errors.append("Setting `api_url` must be an http(s) URL such as " + DEFAULT_API_URL)
+    errors = [*connection_errors(config), *api_url_errors(config)]
     if config.get("start_date"):
         try:
             parse(str(config["start_date"]))
@@ -161,9 +164,8 @@ class TapRefiner(Tap):
     def __init__(self, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401 - passed on to Tap
         """Validate settings before any stream or request exists."""
         super().__init__(*args, **kwargs)
-        if kwargs.get("validate_config", True) and (errors := check_settings(dict(self.config))):
-            summary = "Config validation failed"
-            raise ConfigValidationError(summary, errors=errors)
+        if kwargs.get("validate_config", True):
+            raise_if_invalid(check_settings(dict(self.config)))
 
     @cached_property
     def http_policy(self) -> HttpPolicy:

@@ -13,6 +13,9 @@ One table, ``ledger(kind, user_key, scope, hash)``, primary key ``(kind, user_ke
 each user id and email seen to it, so a person named by id in one row and by email in another
 has one set of entries.
 
+This module owns that vocabulary (kind names, hash markers, key and identifier formats): the
+mapping and the sender build keys only through it, so the file format is defined here alone.
+
 One database per Refiner environment (file name carries a hash of ``api_url`` and the key, never
 the key itself), so pointing the target at another environment does not skip its rows.
 
@@ -30,16 +33,22 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from target_refiner.mapping import (
-    LEDGER_DELETED,
-    LEDGER_IDENTIFY,
-    LEDGER_SEGMENT,
-    LedgerKey,
-)
-
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
     from pathlib import Path
+
+# Kinds: what "the last acknowledged payload" is remembered per. These strings are in every
+# ledger file: never rename them.
+LEDGER_IDENTIFY = "identify"  # per user key: hash of the identify payload
+LEDGER_SEGMENT = "segment"  # per (segment, user key): MEMBER or NOT_MEMBER
+LEDGER_DELETED = "deleted"  # per user key: the contact was deleted
+LEDGER_TRACK = "track"  # per (event identity, stream): the event was sent
+
+# The hash remembered for calls whose payload needs no comparing.
+MEMBER = "member"
+NOT_MEMBER = "not-member"
+DELETED = "deleted"
+SENT = "sent"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS ledger (
@@ -54,6 +63,51 @@ CREATE TABLE IF NOT EXISTS person (
     person TEXT NOT NULL
 ) WITHOUT ROWID;
 """
+
+
+def identifiers_of(identity: Mapping[str, object]) -> tuple[str, ...]:
+    """``("id:42", "email:ann@x.io")``: how the ledger names a person's identifiers, id first."""
+    names = []
+    if "id" in identity:
+        names.append(f"id:{identity['id']}")
+    if "email" in identity:
+        names.append(f"email:{identity['email']}")
+    return tuple(names)
+
+
+@dataclass(frozen=True)
+class LedgerKey:
+    """Where the ledger remembers a call: ``(kind, user_key, scope)``."""
+
+    kind: str
+    user_key: str
+    scope: str = ""
+
+    def under_person(self, person: str) -> LedgerKey:
+        """This key for the person key (``people.py``); track events stay keyed by identity."""
+        if self.kind == LEDGER_TRACK or self.user_key == person:
+            return self
+        return LedgerKey(self.kind, person, self.scope)
+
+
+def identify_key(user_key: str) -> LedgerKey:
+    """The last identify payload acknowledged for this person."""
+    return LedgerKey(LEDGER_IDENTIFY, user_key)
+
+
+def segment_key(user_key: str, segment_uuid: str) -> LedgerKey:
+    """Whether this person was last added to or removed from this segment."""
+    return LedgerKey(LEDGER_SEGMENT, user_key, segment_uuid)
+
+
+def deleted_key(user_key: str) -> LedgerKey:
+    """Whether this person's contact was deleted."""
+    return LedgerKey(LEDGER_DELETED, user_key)
+
+
+def track_key(event_identity: str, stream: str) -> LedgerKey:
+    """Whether this event (of this stream) was sent."""
+    return LedgerKey(LEDGER_TRACK, event_identity, stream)
 
 
 @dataclass(frozen=True)
@@ -114,6 +168,12 @@ class Ledger:
         """True when Refiner already acknowledged exactly this (so the call can be skipped)."""
         return self.lookup(key) == payload_hash
 
+    def already_done(self, key: LedgerKey | None, payload_hash: str) -> str | None:
+        """``"skipped"`` (unchanged), ``"replayed"`` (event already sent) or None (send it)."""
+        if key is None or not self.is_unchanged(key, payload_hash):
+            return None
+        return "replayed" if key.kind == LEDGER_TRACK else "skipped"
+
     def load_people(self) -> dict[str, str]:
         """Every identifier -> person link (read once per run)."""
         rows = self._conn().execute("SELECT identifier, person FROM person").fetchall()
@@ -165,7 +225,7 @@ class Ledger:
                 "DELETE FROM ledger WHERE kind IN (?, ?) AND user_key=?",
                 (LEDGER_IDENTIFY, LEDGER_SEGMENT, key.user_key),
             )
-        elif write.hash != "not-member":
+        elif write.hash != NOT_MEMBER:
             # identify, track and segment add (re)create the contact
             conn.execute(
                 "DELETE FROM ledger WHERE kind=? AND user_key=? AND scope=''",

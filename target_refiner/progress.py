@@ -46,7 +46,7 @@ class Progress:
         self,
         log: logging.Logger,
         *,
-        interval: float = 5.0,
+        interval: float,
         max_reject_ratio: float | None = None,
         dead_letter_hint: str = "",
     ) -> None:

@@ -17,9 +17,8 @@ Calls of one user run one at a time, in input order, each after the previous one
 is committed: Refiner ends up with the last identify, and the ledger check before each call sees
 the previous call's result.
 
-:class:`AckTracker` numbers in-flight rows; a STATE message is held until every row received before
-it is acknowledged, and is emitted by whichever thread acknowledges the last of them (so within
-milliseconds, not at the SDK's periodic drain).
+Each row is numbered by the ``AckTracker`` (``state.py``) when it is handed over and closed once
+acknowledged, which is what releases a STATE waiting for it.
 
 Calls are queued per *person* (``people.py``), not per identifier, so rows naming one contact by
 id and by email keep their order, and the ledger keeps one set of entries for them.
@@ -50,18 +49,18 @@ from refiner_http import RefinerApiError, RefinerAuthError, RefinerEndpointError
 from refiner_http.policy import RETRYABLE_EXCEPTIONS
 from target_refiner.errors import RunStoppedError
 from target_refiner.ledger import LedgerWrite
-from target_refiner.mapping import DELETE_CONTACT, LEDGER_TRACK, LedgerKey
+from target_refiner.mapping_settings import DELETE_CONTACT
 
 if TYPE_CHECKING:
     import logging
-    from collections.abc import Callable
 
     from refiner_http import RefinerClient
     from target_refiner.deadletter import DeadLetter, JsonLines
-    from target_refiner.ledger import Ledger
+    from target_refiner.ledger import Ledger, LedgerKey
     from target_refiner.mapping import ApiCall
     from target_refiner.people import People, Resolution
     from target_refiner.progress import Progress
+    from target_refiner.state import AckTracker
 
 COMMIT_BATCH = 1000
 PARK_THRESHOLD = 0.002  # shorter pacing waits are slept in the worker
@@ -72,77 +71,10 @@ class SenderFailedError(RunStoppedError):
     """The run cannot go on (bad key, or Refiner kept failing after every retry)."""
 
 
-class AckTracker:
-    """Orders acknowledgements and releases each STATE once every row before it is done."""
-
-    def __init__(self, emit: Callable[[dict], None]) -> None:
-        """``emit`` writes a STATE message; it is called under this tracker's lock, in order."""
-        self._emit = emit
-        self._next = 0
-        self._open: collections.OrderedDict[int, None] = collections.OrderedDict()
-        self._states: collections.deque[tuple[int, dict]] = collections.deque()
-        self._cond = threading.Condition()
-
-    def open(self) -> int:
-        """Number a row that is not acknowledged yet."""
-        with self._cond:
-            seq = self._next
-            self._next += 1
-            self._open[seq] = None
-            return seq
-
-    def close(self, seq: int) -> None:
-        """Acknowledge a row; emit the newest STATE that no longer waits for anything."""
-        with self._cond:
-            self._open.pop(seq, None)
-            self._release()
-            self._cond.notify_all()
-
-    def add_state(self, state: dict) -> None:
-        """A STATE arrived: it covers every row numbered so far."""
-        with self._cond:
-            self._states.append((self._next, state))
-            self._release()
-
-    def _release(self) -> None:
-        watermark = next(iter(self._open)) if self._open else self._next
-        ready: dict | None = None
-        while self._states and self._states[0][0] <= watermark:
-            ready = self._states.popleft()[1]
-        if ready is not None:
-            self._emit(ready)
-
-    @property
-    def outstanding(self) -> int:
-        """Rows submitted and not acknowledged (a racy read is fine for back-pressure)."""
-        return len(self._open)
-
-    def wait_below(self, limit: int, stop: threading.Event, timeout: float | None = None) -> bool:
-        """Block until fewer than ``limit`` rows are outstanding (or ``stop`` is set)."""
-        with self._cond:
-            return self._cond.wait_for(
-                lambda: len(self._open) < limit or stop.is_set(), timeout=timeout
-            )
-
-    def wake(self) -> None:
-        """Wake every waiter (after a fatal error)."""
-        with self._cond:
-            self._cond.notify_all()
-
-
 def person_ledger_key(call: ApiCall, person: str) -> LedgerKey | None:
-    """The call's ledger key under the person key (track events are keyed by event identity)."""
+    """The call's ledger key under the person key (None: the call is not remembered)."""
     key = call.ledger_key
-    if key is None or key.kind == LEDGER_TRACK or key.user_key == person:
-        return key
-    return LedgerKey(key.kind, person, key.scope)
-
-
-def already_done(ledger: Ledger, key: LedgerKey | None, call: ApiCall) -> str | None:
-    """``"skipped"`` (unchanged), ``"replayed"`` (event already sent) or None (send it)."""
-    if key is None or not ledger.is_unchanged(key, call.payload_hash):
-        return None
-    return "replayed" if key.kind == LEDGER_TRACK else "skipped"
+    return None if key is None else key.under_person(person)
 
 
 @dataclass
@@ -182,7 +114,7 @@ class Sender:
         tracker: AckTracker,
         *,
         people: People,
-        max_concurrency: int = 8,
+        max_concurrency: int,
         full_resend: bool = False,
         max_pending: int = DEFAULT_MAX_PENDING,
         log: logging.Logger,
@@ -238,7 +170,7 @@ class Sender:
                 pending.append(self._job(stream, record, call, found, check=True))
                 return
         # Nothing of this person is in flight (only this thread adds work): the ledger is final.
-        done = None if self.full_resend else already_done(self.ledger, key, call)
+        done = None if self.full_resend else self.ledger.already_done(key, call.payload_hash)
         if done is not None:
             if found.links:  # e.g. the first run on a ledger older than person links
                 self.ledger.commit([LedgerWrite(None, "", person, found.links)])
@@ -356,7 +288,7 @@ class Sender:
     def _run(self, job: Job) -> Outcome | None:
         call = job.call
         if job.check and not self.full_resend:
-            done = already_done(self.ledger, job.ledger_key, call)
+            done = self.ledger.already_done(job.ledger_key, call.payload_hash)
             if done is not None:
                 return Outcome(job, done)
         try:
@@ -491,7 +423,7 @@ class DryRunSender:
         """Write the call unless the ledger says Refiner already has it."""
         person = self.people.resolve(call.identifiers or (call.user_key,)).person
         key = person_ledger_key(call, person)
-        done = None if self.full_resend else already_done(self.ledger, key, call)
+        done = None if self.full_resend else self.ledger.already_done(key, call.payload_hash)
         if done is not None:
             getattr(self.progress, done)(stream)
             return

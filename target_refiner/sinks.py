@@ -4,7 +4,7 @@ Why a ``BatchSink`` whose ``process_record`` sends at once: rows are mapped and 
 (asynchronous) sender as they arrive, so calls flow continuously; the SDK's batch machinery is
 only used for its drain hook. ``process_batch`` waits until every row handed over is
 acknowledged, which makes the SDK's own STATE write in ``drain_all`` (every 5 minutes and at the
-end) correct. Prompt STATE emission between drains is the sender's job (see ``sender.py``).
+end) correct. Prompt STATE emission between drains is ``state.py``'s job.
 
 One path for every row: rows of BATCH files are read here (``batch_rows``) but replayed by the
 target as RECORD messages, so they get the same stream maps, key checks, validation and mapping.
@@ -28,7 +28,7 @@ from singer_sdk.sinks import BatchSink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator
 from typing_extensions import override
 
-from target_refiner.mapping import Rejection, map_record
+from target_refiner.mapping import Rejection, RowMapper
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -45,6 +45,7 @@ class RememberingValidator(BaseJSONSchemaValidator):
         self.inner = inner
         self.failed: tuple[int, str] | None = None
 
+    @override
     def validate(self, record: dict) -> None:
         """Validate; on failure remember ``(id(record), message)`` for ``process_record``."""
         self.failed = None
@@ -70,10 +71,16 @@ class RefinerSink(BatchSink):
     MAX_SIZE_DEFAULT = 100_000
 
     def __init__(self, target: TargetRefiner, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401
-        """Resolve this stream's mapping once."""
+        """Resolve this stream's mapping once (a new SCHEMA or key list makes a new sink)."""
         self.target = target
         super().__init__(target, *args, **kwargs)
         self.mapping = target.settings.mapping_for(self.stream_name)
+        self.mapper = RowMapper(
+            self.mapping,
+            stream=self.stream_name,
+            key_properties=tuple(self.key_properties),
+            truncate=target.settings.truncate_long_strings,
+        )
 
     @override
     def get_validator(self) -> BaseJSONSchemaValidator | None:
@@ -99,13 +106,7 @@ class RefinerSink(BatchSink):
         if problem is not None:
             result: Any = Rejection(f"row does not match the stream schema: {problem}")
         else:
-            result = map_record(
-                record,
-                self.mapping,
-                stream=self.stream_name,
-                key_properties=tuple(self.key_properties),
-                truncate=self.target.settings.truncate_long_strings,
-            )
+            result = self.mapper.map(record)
         if isinstance(result, Rejection):
             runtime.dead_letter.reject(self.stream_name, arrived, result.reason)
             runtime.progress.rejected(self.stream_name)

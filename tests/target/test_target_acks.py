@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from refiner_http import KeyedPacer
-from target_refiner.sender import AckTracker
+from target_refiner.state import AckTracker
 
 
 def test_state_released_only_when_every_earlier_row_is_acknowledged():

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from target_refiner.ledger import Ledger, LedgerWrite, ledger_path
-from target_refiner.mapping import LedgerKey
+from target_refiner.ledger import Ledger, LedgerKey, LedgerWrite, ledger_path
 
 
 def test_identify_segment_delete_and_track(tmp_path):

@@ -7,13 +7,10 @@ import decimal
 
 import pytest
 
-from target_refiner.mapping import (
-    ApiCall,
-    Rejection,
+from target_refiner.mapping import ApiCall, Rejection, event_identity, map_record
+from target_refiner.mapping_settings import (
     SettingsError,
     default_mapping,
-    event_identity,
-    map_record,
     parse_mappings,
     parse_stream_mapping,
 )

@@ -1,0 +1,132 @@
+"""The run's wiring: one HTTP client, ledger (and its lock), dead-letter file, progress, sender.
+
+Built once, before the first input line is read (``InterruptibleReader.on_start``): the key and
+URL are checked first (``GET {api_url}/``), so a wrong key or an ``api_url`` that is not Refiner
+stops the run with one line before anything is read, sent or written.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from refiner_http import Redactor, RefinerAuthError, RefinerClient, RefinerEndpointError
+from refiner_http.policy import RETRYABLE_EXCEPTIONS
+from refiner_http.settings import policy_from_config
+from target_refiner.deadletter import DeadLetter, JsonLines
+from target_refiner.errors import RunStoppedError
+from target_refiner.ledger import Ledger, ledger_path
+from target_refiner.lock import LedgerLock
+from target_refiner.people import People
+from target_refiner.progress import Progress
+from target_refiner.sender import DryRunSender, Sender
+from target_refiner.state import AckTracker
+
+if TYPE_CHECKING:
+    from target_refiner.settings import Settings
+    from target_refiner.target import TargetRefiner
+
+#: Loggers whose lines could carry the key; each gets the run's redacting filter.
+REDACTED_LOGGERS = ("refiner_http", "urllib3")
+
+
+class Runtime:
+    """Everything a run shares; :meth:`close` releases it all (idempotent)."""
+
+    def __init__(self, target: TargetRefiner, settings: Settings) -> None:
+        """Check the API, take the ledger, and start the shared pieces."""
+        config = target.config
+        log = target.logger
+        api_key = str(config["api_key"])
+        self.redactor = Redactor([api_key])
+        self._filters = [
+            (logger, self.redactor.logging_filter())
+            for logger in (log, *map(logging.getLogger, REDACTED_LOGGERS))
+        ]
+        for logger, log_filter in self._filters:
+            logger.addFilter(log_filter)
+        self.closed = False
+        self.dry_run = settings.dry_run
+        self.client = RefinerClient(
+            api_key,
+            settings.api_url,
+            policy=policy_from_config(config, log=log, redactor=self.redactor),
+            timeout=settings.request_timeout,
+            pool_size=settings.max_concurrency,
+            log=log,
+        )
+        try:
+            self._check_api(settings.api_url, log)
+            path = ledger_path(settings.state_dir, settings.api_url, api_key)
+            self.lock = LedgerLock(
+                path.with_suffix(".lock"), wait_seconds=settings.ledger_wait_seconds
+            )
+        except BaseException:
+            self._release_early()
+            raise
+        self.ledger = Ledger(path)
+        self.people = People(self.ledger)
+        # Files mask only the settings marked secret (no guessing by shape: see deadletter.py).
+        self.file_redactor = Redactor.for_settings(config, target.config_jsonschema)
+        self.dead_letter = DeadLetter(settings.dead_letter_path, self.file_redactor)
+        self.progress = Progress(
+            log,
+            interval=settings.progress_interval_seconds,
+            max_reject_ratio=settings.max_reject_ratio,
+            dead_letter_hint=str(settings.dead_letter_path),
+        )
+        self.tracker = AckTracker(target.emit_state)
+        self.sender = self._sender(settings, log)
+        self.progress.start()
+
+    def _sender(self, settings: Settings, log: logging.Logger) -> Sender | DryRunSender:
+        """The threaded sender, or in a dry run the writer of would-be calls."""
+        if settings.dry_run:
+            out = JsonLines(settings.dry_run_path, self.file_redactor)
+            return DryRunSender(
+                self.ledger, self.people, out, self.progress, full_resend=settings.full_resend
+            )
+        return Sender(
+            self.client,
+            self.ledger,
+            self.dead_letter,
+            self.progress,
+            self.tracker,
+            people=self.people,
+            max_concurrency=settings.max_concurrency,
+            full_resend=settings.full_resend,
+            log=log,
+        )
+
+    def _check_api(self, api_url: str, log: logging.Logger) -> None:
+        """Refiner's key check; a wrong key or URL becomes one clear line (RunStoppedError)."""
+        try:
+            body = self.client.check_api()
+        except (RefinerAuthError, RefinerEndpointError) as exc:
+            msg = f"Cannot use `api_url` {api_url}: {exc}"
+            raise RunStoppedError(self.redactor(msg)) from None
+        except RETRYABLE_EXCEPTIONS as exc:
+            msg = f"Cannot reach `api_url` {api_url} (setting `max_tries` exhausted): {exc}"
+            raise RunStoppedError(self.redactor(msg)) from None
+        log.info("Refiner key check passed: project %r", body.get("project_name") or "?")
+
+    def _release_early(self) -> None:
+        self.client.close()
+        self._remove_filters()
+
+    def _remove_filters(self) -> None:
+        for logger, log_filter in self._filters:
+            logger.removeFilter(log_filter)
+
+    def close(self) -> None:
+        """Stop threads and release files and the ledger lock (idempotent)."""
+        if self.closed:
+            return
+        self.closed = True
+        self.progress.stop()
+        self.sender.close()
+        self.client.close()
+        self.dead_letter.close()
+        self.ledger.close()
+        self.lock.release()
+        self._remove_filters()

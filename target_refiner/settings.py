@@ -1,0 +1,198 @@
+"""target-refiner's settings: the config JSON schema, the checks beyond it, the frozen Settings.
+
+The SDK validates the JSON schema (and fills in defaults) first; :func:`check_settings` then
+returns what a schema cannot say, each message naming the setting, and ``TargetRefiner`` raises
+them the way the tap does (``refiner_http.settings.raise_if_invalid``). Only then is
+:class:`Settings` built, reading every default back from its ``Property``. The shared connection
+settings live in ``refiner_http.settings``, the ``mappings`` setting in ``mapping_settings.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from singer_sdk import typing as th
+
+from refiner_http.settings import (
+    API_URL,
+    CONNECTION_SETTINGS,
+    MAX_REQUESTS_PER_USER_PER_MINUTE,
+    REQUEST_TIMEOUT,
+    api_key_errors,
+    connection_errors,
+    count_setting,
+    positive_number_errors,
+    setting,
+)
+from target_refiner.mapping_settings import (
+    DEFAULT_ACTION,
+    MAPPINGS,
+    StreamMapping,
+    default_mapping,
+    mapping_errors,
+    parse_mappings,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+DEFAULT_STATE_DIR = ".target-refiner"
+
+MAX_CONCURRENCY = count_setting(
+    "max_concurrency", 8, "Calls in flight at once (bounded worker threads)."
+)
+STATE_DIR = th.Property(
+    "state_dir",
+    th.StringType,
+    default=DEFAULT_STATE_DIR,
+    description="Directory of the SQLite ledger (change detection, replay protection).",
+)
+LEDGER_WAIT_SECONDS = th.Property(
+    "ledger_wait_seconds",
+    th.IntegerType(minimum=0),
+    default=0,
+    description=(
+        "Only one run may write a ledger (`state_dir` + environment). 0: a second run "
+        "stops at once, naming the holder (pid, host, start time); N: wait up to N "
+        "seconds for the holder to finish first."
+    ),
+)
+MAX_REJECT_RATIO = th.Property(
+    "max_reject_ratio",
+    th.NumberType(minimum=0, maximum=1),
+    description=(
+        "Fail the run once rejected rows exceed this share of rows handled (checked from "
+        "100 rows on, and at the end). When set, STATE is emitted only at the end, after "
+        "the check passes, so a failed run never moves the bookmark. Default: never fail "
+        "on rejections."
+    ),
+)
+PROGRESS_INTERVAL_SECONDS = th.Property(
+    "progress_interval_seconds",
+    th.NumberType(minimum=0),
+    default=5,
+    description="Seconds between progress lines (0 turns them off).",
+)
+
+CONFIG_SCHEMA = th.PropertiesList(
+    *CONNECTION_SETTINGS,
+    MAPPINGS,
+    DEFAULT_ACTION,
+    MAX_CONCURRENCY,
+    MAX_REQUESTS_PER_USER_PER_MINUTE,
+    STATE_DIR,
+    LEDGER_WAIT_SECONDS,
+    th.Property(
+        "dead_letter_path",
+        th.StringType,
+        description="JSONL file of rejected rows (default `<state_dir>/dead-letter.jsonl`).",
+    ),
+    th.Property(
+        "full_resend",
+        th.BooleanType,
+        default=False,
+        description="Ignore the ledger: send every row even if unchanged or already sent.",
+    ),
+    th.Property(
+        "dry_run",
+        th.BooleanType,
+        default=False,
+        description=(
+            "Send nothing: write each would-be call to `dry_run_path` and log the counts. "
+            "No STATE is emitted. The read-only key check (`GET {api_url}/`) still runs."
+        ),
+    ),
+    th.Property(
+        "dry_run_path",
+        th.StringType,
+        description="JSONL file of would-be calls (default `<state_dir>/dry-run.jsonl`).",
+    ),
+    th.Property(
+        "truncate_long_strings",
+        th.BooleanType,
+        default=False,
+        description="Cut strings to Refiner's 255 characters instead of rejecting the row.",
+    ),
+    MAX_REJECT_RATIO,
+    th.Property(
+        "validate_records",
+        th.BooleanType,
+        default=False,
+        description=(
+            "Check each row against its stream's JSON schema; rows that fail go to the "
+            "dead-letter file. Off by default: the mapping already enforces what Refiner "
+            "accepts, and schema validation costs about half of a re-sync's CPU time."
+        ),
+    ),
+    PROGRESS_INTERVAL_SECONDS,
+).to_dict()
+
+
+def _reject_ratio_errors(config: Mapping[str, Any]) -> list[str]:
+    ratio = config.get(MAX_REJECT_RATIO.name)
+    # JSON config files reach us with decimals as Decimal (the SDK's reader), hence Decimal.
+    if ratio is None or (isinstance(ratio, (int, float, Decimal)) and 0 <= ratio <= 1):
+        return []
+    return [f"Setting `max_reject_ratio` must be between 0 and 1, got {ratio!r}."]
+
+
+def check_settings(config: Mapping[str, Any]) -> list[str]:
+    """Checks JSON schema cannot express (mappings, ratios, a blank key); each names the setting."""
+    return [
+        *connection_errors(config),
+        *positive_number_errors(config, (MAX_CONCURRENCY, MAX_REQUESTS_PER_USER_PER_MINUTE)),
+        *_reject_ratio_errors(config),
+        *api_key_errors(config),
+        *mapping_errors(config),
+    ]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The validated settings the runtime needs (SDK config is a plain dict; no secret here)."""
+
+    mappings: dict[str, StreamMapping]
+    default: StreamMapping | None
+    api_url: str
+    state_dir: Path
+    dead_letter_path: Path
+    dry_run_path: Path
+    truncate_long_strings: bool
+    max_concurrency: int
+    request_timeout: float
+    ledger_wait_seconds: float
+    progress_interval_seconds: float
+    max_reject_ratio: float | None
+    dry_run: bool
+    full_resend: bool
+
+    def mapping_for(self, stream: str) -> StreamMapping | None:
+        """The stream's own mapping, else the default (None: reject the stream's rows)."""
+        return self.mappings.get(stream, self.default)
+
+
+def settings_from_config(config: Mapping[str, Any]) -> Settings:
+    """The run's Settings, from a config that passed :func:`check_settings`."""
+    state_dir = Path(setting(config, STATE_DIR))
+    ratio = config.get(MAX_REJECT_RATIO.name)
+    # A null interval turns the progress line off, like 0 (only an unset one means the default).
+    interval = config.get(PROGRESS_INTERVAL_SECONDS.name, PROGRESS_INTERVAL_SECONDS.default)
+    return Settings(
+        mappings=parse_mappings(config.get(MAPPINGS.name)),
+        default=default_mapping(setting(config, DEFAULT_ACTION)),
+        api_url=str(setting(config, API_URL)),
+        state_dir=state_dir,
+        dead_letter_path=Path(config.get("dead_letter_path") or state_dir / "dead-letter.jsonl"),
+        dry_run_path=Path(config.get("dry_run_path") or state_dir / "dry-run.jsonl"),
+        truncate_long_strings=bool(config.get("truncate_long_strings")),
+        max_concurrency=int(setting(config, MAX_CONCURRENCY)),
+        request_timeout=float(setting(config, REQUEST_TIMEOUT)),
+        ledger_wait_seconds=float(setting(config, LEDGER_WAIT_SECONDS)),
+        progress_interval_seconds=float(interval or 0),
+        max_reject_ratio=None if ratio is None else float(ratio),
+        dry_run=bool(config.get("dry_run")),
+        full_resend=bool(config.get("full_resend")),
+    )

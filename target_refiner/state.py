@@ -1,0 +1,118 @@
+"""When a STATE may go out: after every row received before it is acknowledged, and at once.
+
+:class:`AckTracker` numbers the rows handed to the sender; a STATE that arrives is queued behind
+the rows numbered so far and released by whichever thread acknowledges the last of them (so
+within milliseconds, not at the SDK's periodic drain). :class:`StateOutbox` writes what is
+released: never the same STATE twice in a row, nothing in a dry run (a bookmark must not move
+past rows that were not sent), and with ``max_reject_ratio`` only the newest STATE, kept back
+until the end-of-run check passes, so a run that fails the ratio never moves the bookmark.
+"""
+
+from __future__ import annotations
+
+import collections
+import copy
+import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import logging
+    from collections.abc import Callable
+
+
+class AckTracker:
+    """Orders acknowledgements and releases each STATE once every row before it is done."""
+
+    def __init__(self, emit: Callable[[dict], None]) -> None:
+        """``emit`` writes a STATE message; it is called under this tracker's lock, in order."""
+        self._emit = emit
+        self._next = 0
+        self._open: collections.OrderedDict[int, None] = collections.OrderedDict()
+        self._states: collections.deque[tuple[int, dict]] = collections.deque()
+        self._cond = threading.Condition()
+
+    def open(self) -> int:
+        """Number a row that is not acknowledged yet."""
+        with self._cond:
+            seq = self._next
+            self._next += 1
+            self._open[seq] = None
+            return seq
+
+    def close(self, seq: int) -> None:
+        """Acknowledge a row; emit the newest STATE that no longer waits for anything."""
+        with self._cond:
+            self._open.pop(seq, None)
+            self._release()
+            self._cond.notify_all()
+
+    def add_state(self, state: dict) -> None:
+        """A STATE arrived: it covers every row numbered so far."""
+        with self._cond:
+            self._states.append((self._next, state))
+            self._release()
+
+    def _release(self) -> None:
+        watermark = next(iter(self._open)) if self._open else self._next
+        ready: dict | None = None
+        while self._states and self._states[0][0] <= watermark:
+            ready = self._states.popleft()[1]
+        if ready is not None:
+            self._emit(ready)
+
+    @property
+    def outstanding(self) -> int:
+        """Rows submitted and not acknowledged (a racy read is fine for back-pressure)."""
+        return len(self._open)
+
+    def wait_below(self, limit: int, stop: threading.Event, timeout: float | None = None) -> bool:
+        """Block until fewer than ``limit`` rows are outstanding (or ``stop`` is set)."""
+        with self._cond:
+            return self._cond.wait_for(
+                lambda: len(self._open) < limit or stop.is_set(), timeout=timeout
+            )
+
+    def wake(self) -> None:
+        """Wake every waiter (after a fatal error)."""
+        with self._cond:
+            self._cond.notify_all()
+
+
+class StateOutbox:
+    """Writes each released STATE once; keeps it back while the reject ratio is undecided."""
+
+    def __init__(
+        self, write: Callable[[dict], None], *, hold: bool, dry_run: bool, log: logging.Logger
+    ) -> None:
+        """``write`` is the SDK's STATE writer; ``hold`` is set when ``max_reject_ratio`` is."""
+        self._write = write
+        self._hold = hold
+        self._dry_run = dry_run
+        self._log = log
+        self._lock = threading.Lock()
+        self._last_written: dict | None = None
+        self._held: dict | None = None
+
+    def put(self, state: dict) -> None:
+        """A safe STATE (from any thread): write it now, or keep it while holding."""
+        with self._lock:
+            if self._hold:
+                self._held = copy.deepcopy(state)
+                return
+            self._write_now(state)
+
+    def release(self) -> None:
+        """The reject ratio passed: write the newest STATE kept back, and stop holding."""
+        with self._lock:
+            self._hold = False
+            if self._held is not None:
+                self._write_now(self._held)
+
+    def _write_now(self, state: dict) -> None:
+        if state == self._last_written:
+            return
+        if self._dry_run:
+            self._log.debug("Dry run: not emitting STATE")
+            return
+        self._write(state)
+        self._last_written = copy.deepcopy(state)
