@@ -9,7 +9,7 @@ import pytest
 import requests
 from taprun import run_tap
 
-from refiner_http.paging import next_page_params
+from refiner_http.page_reader import next_page_params
 
 
 @pytest.mark.parametrize(
