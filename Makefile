@@ -29,7 +29,7 @@ meltano: $(MELTANO_VENV)/.installed
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy refiner_http tap_refiner target_refiner refiner_emulator refiner_webhooks scripts
+	$(BIN)/mypy refiner_http refiner_serving refiner_api tap_refiner target_refiner refiner_emulator refiner_webhooks scripts
 
 unit: venv
 	$(BIN)/pytest -m "not meltano"

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import requests
 
 from refiner_emulator.webhooks import MAX_ATTEMPTS
-from refiner_http.server_process import ServerProcess, ServerStartError
+from refiner_serving.process import ServerProcess, ServerStartError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import uvicorn
 
 from refiner_http.redact import Redactor
-from refiner_http.server import AnnouncingServer, bind
+from refiner_serving.server import AnnouncingServer, bind
 from refiner_webhooks.app import DEFAULT_MAX_BODY_BYTES, create_app
 from refiner_webhooks.store import EventStore
 

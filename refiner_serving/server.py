@@ -1,4 +1,4 @@
-"""Serving plumbing shared by our two HTTP servers (the emulator and the webhook receiver)."""
+"""Serving plumbing of our two HTTP servers: bind, run uvicorn, announce one ready line."""
 
 from __future__ import annotations
 
