@@ -1,37 +1,16 @@
-"""Serving plumbing of our two HTTP servers: bind, run uvicorn, announce one ready line."""
+"""uvicorn announcing itself: one ready line on stdout once it accepts connections."""
 
 from __future__ import annotations
 
-import socket
 import sys
+from typing import TYPE_CHECKING
 
 import uvicorn
 
-LISTEN_BACKLOG = 2048
+from refiner_serving.listen import listening_url
 
-
-def bind(host: str, port: int) -> socket.socket:
-    """Bind the listening socket ourselves, so ``--port 0`` can report the port it got.
-
-    ``proto=IPPROTO_TCP`` matters: asyncio only sets ``TCP_NODELAY`` on accepted sockets whose
-    ``proto`` says TCP, and without it every response waits ~40 ms for a delayed ACK (Nagle).
-    """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(LISTEN_BACKLOG)
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
-def listening_url(sock: socket.socket) -> str:
-    """``http://HOST:PORT/`` for a bound socket (IPv6 hosts in brackets)."""
-    host, port = sock.getsockname()[:2]
-    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+if TYPE_CHECKING:
+    import socket
 
 
 class AnnouncingServer(uvicorn.Server):
