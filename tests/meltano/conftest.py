@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -16,10 +15,7 @@ import requests
 
 from refiner_emulator.testing import EmulatorProcess
 from refiner_webhooks.testing import ReceiverProcess
-
-# --import-mode=importlib leaves sys.path alone; the test modules import the helpers by name.
-sys.path.insert(0, str(Path(__file__).parent))
-from meltano_helpers import MeltanoProject
+from tests.meltano.meltano_helpers import MeltanoProject
 
 WEBHOOK_SECRET = "whsec-meltano-tests-0123456789"  # noqa: S105 - a test token
 STACK_ARGS = ("--seed", "3", "--contacts", "150", "--responses", "400", "--forms", "4")

@@ -11,7 +11,8 @@ import json
 
 import duckdb
 import pytest
-from meltano_helpers import summary_counts
+
+from tests.meltano.meltano_helpers import summary_counts
 
 pytestmark = pytest.mark.meltano
 

@@ -10,8 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from tap_processes import records_of, sync
-from target_processes import BreakingProxy
+
+from tests.reliability.tap_processes import records_of, sync
+from tests.reliability.target_processes import BreakingProxy
 
 SECRET_CURSOR = "c2VjcmV0LWN1cnNvcg"  # noqa: S105 - a cursor the logs must never show
 

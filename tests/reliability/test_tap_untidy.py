@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 import requests
-from tap_processes import records_of, sync
+
+from tests.reliability.tap_processes import records_of, sync
 
 if TYPE_CHECKING:
     from pathlib import Path

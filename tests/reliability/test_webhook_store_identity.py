@@ -7,9 +7,9 @@ import json
 import sqlite3
 
 import requests
-from tap_processes import records_of, sync
 
 from refiner_webhooks.testing import ReceiverProcess, sample_event
+from tests.reliability.tap_processes import records_of, sync
 
 TOKEN = "reliability-token-1234"  # noqa: S105 - a test token
 

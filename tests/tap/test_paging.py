@@ -7,9 +7,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
-from taprun import run_tap
 
 from refiner_http.page_reader import next_page_params
+from tests.tap.taprun import run_tap
 
 
 @pytest.mark.parametrize(
