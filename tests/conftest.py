@@ -12,6 +12,12 @@ EMULATOR_ARGS = ("--seed", str(EMULATOR_SEED), "--contacts", "300", "--responses
 
 
 @pytest.fixture(scope="session")
+def httpserver_listen_address():
+    """pytest-httpserver on 127.0.0.1 like the emulator: clients never resolve ``localhost``."""
+    return ("127.0.0.1", 0)
+
+
+@pytest.fixture(scope="session")
 def emulator():
     """A running emulator (seed 7, 300 contacts, 800 responses) on a free port."""
     with EmulatorProcess(*EMULATOR_ARGS) as emu:
