@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-import requests
 
-from refiner_emulator.testing import EmulatorProcess
+from refiner_emulator.testing import EmulatorClient, EmulatorProcess
 
 EMULATOR_SEED = 7
 EMULATOR_ARGS = ("--seed", str(EMULATOR_SEED), "--contacts", "300", "--responses", "800")
@@ -31,35 +30,8 @@ def fresh_emulator(emulator):
     return emulator
 
 
-class ApiClient:
-    """Tiny requests wrapper: Bearer auth by default, absolute API paths like ``/contacts``."""
-
-    def __init__(self, emu: EmulatorProcess) -> None:
-        self.emu = emu
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Bearer {emu.api_key}"
-
-    def request(self, method: str, path: str, **kwargs) -> requests.Response:
-        return self.session.request(method, self.emu.api_url + path, timeout=15, **kwargs)
-
-    def get(self, path: str, **kwargs) -> requests.Response:
-        return self.request("GET", path, **kwargs)
-
-    def post(self, path: str, **kwargs) -> requests.Response:
-        return self.request("POST", path, **kwargs)
-
-    def delete(self, path: str, **kwargs) -> requests.Response:
-        return self.request("DELETE", path, **kwargs)
-
-    def ok(self, method: str, path: str, **kwargs) -> dict:
-        reply = self.request(method, path, **kwargs)
-        assert reply.status_code == 200, reply.text
-        return reply.json()
-
-
 @pytest.fixture
 def emu_api(fresh_emulator):
-    """An ApiClient on a freshly reset emulator."""
-    client = ApiClient(fresh_emulator)
-    yield client
-    client.session.close()
+    """An EmulatorClient on a freshly reset emulator."""
+    with EmulatorClient(fresh_emulator) as client:
+        yield client

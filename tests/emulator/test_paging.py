@@ -2,9 +2,8 @@ import base64
 import json
 
 import pytest
-import requests
 
-from refiner_emulator.testing import EmulatorProcess
+from refiner_emulator.testing import EmulatorClient, EmulatorProcess
 
 
 def test_page_numbers(emu_api):
@@ -136,7 +135,6 @@ def test_page_length_50_cli_switch():
     with EmulatorProcess(
         "--contacts", "60", "--responses", "0", "--page-length-default", "50"
     ) as emu:
-        reply = requests.get(
-            emu.api_url + "/contacts", headers={"Authorization": "Bearer demo-key"}, timeout=10
-        )
+        with EmulatorClient(emu) as api:
+            reply = api.get("/contacts")
         assert reply.json()["pagination"]["page_length"] == 50

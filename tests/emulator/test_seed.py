@@ -1,8 +1,6 @@
-import requests
-
 from refiner_emulator import timefmt
 from refiner_emulator.seed import DAY, SPREAD_DAYS, build_store, reference_time
-from refiner_emulator.testing import EmulatorProcess
+from refiner_emulator.testing import EmulatorClient, EmulatorProcess
 
 
 def _fingerprint(store):
@@ -63,13 +61,8 @@ def test_subprocess_determinism():
     args = ("--seed", "11", "--contacts", "20", "--responses", "30")
     bodies = []
     for _ in range(2):
-        with EmulatorProcess(*args) as emu:
-            reply = requests.get(
-                emu.api_url + "/responses",
-                params={"include": "all"},
-                headers={"Authorization": "Bearer demo-key"},
-                timeout=10,
-            )
+        with EmulatorProcess(*args) as emu, EmulatorClient(emu) as api:
+            reply = api.get("/responses", params={"include": "all"})
             body = reply.json()
             body["pagination"].pop("next_page_cursor")
             bodies.append(body)

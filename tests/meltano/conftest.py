@@ -11,9 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-import requests
 
-from refiner_emulator.testing import EmulatorProcess
+from refiner_emulator.testing import EmulatorClient, EmulatorProcess
 from refiner_webhooks.testing import ReceiverProcess
 from tests.meltano.meltano_helpers import MeltanoProject
 
@@ -50,36 +49,16 @@ class RefinerStack:
     def __init__(self, emulator: EmulatorProcess, receiver: ReceiverProcess) -> None:
         self.emulator = emulator
         self.receiver = receiver
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Bearer {emulator.api_key}"
+        self.client = EmulatorClient(emulator)
 
     @property
     def store(self) -> Path:
         return self.receiver.store
 
-    def api(self, method: str, path: str, **kwargs) -> dict:
-        with self.session.request(
-            method, self.emulator.api_url + path, timeout=15, **kwargs
-        ) as reply:
-            assert reply.status_code == 200, f"{method} {path}: {reply.status_code} {reply.text}"
-            return reply.json()
-
-    def items(self, path: str, **params) -> list[dict]:
-        """Every item of a list endpoint (cursor paging)."""
-        found: list[dict] = []
-        query = {"page_length": 1000, **params}
-        while True:
-            body = self.api("GET", path, params=query)
-            found.extend(body["items"])
-            cursor = body["pagination"].get("next_page_cursor")
-            if not cursor:
-                return found
-            query = {"page_length": 1000, "page_cursor": cursor}
-
     def post_response(self, user_id: str, nps: int) -> str:
         """Submit a completed NPS-like response to the first form (fires a webhook)."""
-        form = self.items("/forms")[0]
-        body = self.api(
+        form = self.client.items("/forms")[0]
+        body = self.client.ok(
             "POST",
             "/responses",
             json={"form_uuid": form["uuid"], "id": user_id, "response_data": {"nps": nps}},
@@ -89,9 +68,11 @@ class RefinerStack:
     def trigger_webhooks(self, user_id: str) -> int:
         """A response, a tag on it and a manual segment entry: three webhooks."""
         response_uuid = self.post_response(user_id, 9)
-        self.api("POST", "/responses/tags", json={"uuid": response_uuid, "tags": ["meltano"]})
-        segment = next(s for s in self.items("/segments") if s["is_manual"])
-        self.api("POST", "/sync-segment", json={"segment_uuid": segment["uuid"], "id": user_id})
+        self.client.ok("POST", "/responses/tags", json={"uuid": response_uuid, "tags": ["meltano"]})
+        segment = next(s for s in self.client.items("/segments") if s["is_manual"])
+        self.client.ok(
+            "POST", "/sync-segment", json={"segment_uuid": segment["uuid"], "id": user_id}
+        )
         return 3
 
     def wait_for_webhooks(self, count: int) -> None:
@@ -100,7 +81,7 @@ class RefinerStack:
         assert len(delivered) >= count, f"webhooks not delivered: {done}"
 
     def close(self) -> None:
-        self.session.close()
+        self.client.close()
 
 
 @pytest.fixture(scope="module")
