@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from refiner_emulator.testing import EmulatorClient, EmulatorProcess
+from refiner_emulator.testing import EmulatorProcess
 
 EMULATOR_SEED = 7
 EMULATOR_ARGS = ("--seed", str(EMULATOR_SEED), "--contacts", "300", "--responses", "800")
@@ -32,6 +32,5 @@ def fresh_emulator(emulator):
 
 @pytest.fixture
 def emu_api(fresh_emulator):
-    """An EmulatorClient on a freshly reset emulator."""
-    with EmulatorClient(fresh_emulator) as client:
-        yield client
+    """The API client of a freshly reset emulator (``EmulatorProcess.api``)."""
+    return fresh_emulator.api

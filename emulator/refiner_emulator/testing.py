@@ -3,8 +3,9 @@
 :class:`EmulatorProcess` starts ``python -m refiner_emulator --port 0`` (the announced line
 tells the real port; stderr goes to a temporary file, as a pipe nobody reads would eventually
 block the server) and reads and steers it through the private ``/_emulator`` routes.
-:class:`EmulatorClient` is the one way tests call its API as a client would: the Bearer key,
-paths like ``/contacts``, every item of a listing, and the raw answer of a private route.
+:class:`EmulatorClient` (``emu.api``) is the one way tests call its API as a client would:
+the Bearer key, paths like ``/contacts``, every item of a listing, the raw answer of a private
+route.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from refiner_serving.process import ServerProcess, ServerStartError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from types import TracebackType
 
     from typing_extensions import Self, Unpack
 
@@ -34,7 +34,7 @@ class EmulatorError(ServerStartError):
 
 
 class EmulatorProcess(ServerProcess):
-    """``with EmulatorProcess("--contacts", "300") as emu: requests.get(emu.api_url + "/")``."""
+    """``with EmulatorProcess("--contacts", "300") as emu: emu.api.ok("GET", "/contacts")``."""
 
     def __init__(
         self,
@@ -56,6 +56,7 @@ class EmulatorProcess(ServerProcess):
         self.base_url = ""
         self.api_url = ""
         self._session: requests.Session | None = None
+        self._api: EmulatorClient | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> Self:
@@ -67,6 +68,7 @@ class EmulatorProcess(ServerProcess):
         self.api_url = self.url
         self.base_url = self.api_url.removesuffix("/v1")
         self._session = requests.Session()
+        self._api = EmulatorClient(self)
         return self
 
     def stop(self) -> int | None:
@@ -74,7 +76,18 @@ class EmulatorProcess(ServerProcess):
         if self._session is not None:
             self._session.close()
             self._session = None
+        if self._api is not None:
+            self._api.close()
+            self._api = None
         return super().stop()
+
+    @property
+    def api(self) -> EmulatorClient:
+        """The emulator's API as a client calls it (one session, closed on stop)."""
+        if self._api is None:
+            msg = "emulator is not running"
+            raise EmulatorError(msg)
+        return self._api
 
     # ------------------------------------------------------------------ private routes
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:  # noqa: ANN401 - JSON
@@ -179,10 +192,11 @@ class RequestOptions(TypedDict, total=False):
 
 
 class EmulatorClient:
-    """The emulator's API as tests call it: ``EmulatorClient(emu).ok("GET", "/contacts")``.
+    """The emulator's API as tests call it: ``emu.api.ok("GET", "/contacts")``.
 
     Bearer auth with the emulator's key and paths relative to ``api_url``; ``emu`` is the
-    process, for its ``/_emulator`` helpers. Close it (or use ``with``) to release the session.
+    process, for its ``/_emulator`` helpers. ``EmulatorProcess`` makes one on start and closes
+    it on stop.
     """
 
     def __init__(self, emu: EmulatorProcess) -> None:
@@ -240,17 +254,3 @@ class EmulatorClient:
     def close(self) -> None:
         """Release the session's connections."""
         self.session.close()
-
-    def __enter__(self) -> Self:
-        """Use as a context manager."""
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-        /,
-    ) -> None:
-        """Close."""
-        self.close()

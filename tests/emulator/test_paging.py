@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from refiner_emulator.testing import EmulatorClient, EmulatorProcess
+from refiner_emulator.testing import EmulatorProcess
 
 
 def test_page_numbers(emu_api):
@@ -135,6 +135,5 @@ def test_page_length_50_cli_switch():
     with EmulatorProcess(
         "--contacts", "60", "--responses", "0", "--page-length-default", "50"
     ) as emu:
-        with EmulatorClient(emu) as api:
-            reply = api.get("/contacts")
+        reply = emu.api.get("/contacts")
         assert reply.json()["pagination"]["page_length"] == 50

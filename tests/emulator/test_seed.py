@@ -1,6 +1,6 @@
 from refiner_emulator import timefmt
 from refiner_emulator.seed import DAY, SPREAD_DAYS, build_store, reference_time
-from refiner_emulator.testing import EmulatorClient, EmulatorProcess
+from refiner_emulator.testing import EmulatorProcess
 
 
 def _fingerprint(store):
@@ -61,8 +61,8 @@ def test_subprocess_determinism():
     args = ("--seed", "11", "--contacts", "20", "--responses", "30")
     bodies = []
     for _ in range(2):
-        with EmulatorProcess(*args) as emu, EmulatorClient(emu) as api:
-            reply = api.get("/responses", params={"include": "all"})
+        with EmulatorProcess(*args) as emu:
+            reply = emu.api.get("/responses", params={"include": "all"})
             body = reply.json()
             body["pagination"].pop("next_page_cursor")
             bodies.append(body)

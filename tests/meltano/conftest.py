@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from refiner_emulator.testing import EmulatorClient, EmulatorProcess
+from refiner_emulator.testing import EmulatorProcess
 from refiner_webhooks.testing import ReceiverProcess
 from tests.meltano.meltano_helpers import MeltanoProject
 
@@ -49,7 +49,7 @@ class RefinerStack:
     def __init__(self, emulator: EmulatorProcess, receiver: ReceiverProcess) -> None:
         self.emulator = emulator
         self.receiver = receiver
-        self.client = EmulatorClient(emulator)
+        self.client = emulator.api
 
     @property
     def store(self) -> Path:
@@ -80,9 +80,6 @@ class RefinerStack:
         delivered = [d for d in done if d["delivered"]]
         assert len(delivered) >= count, f"webhooks not delivered: {done}"
 
-    def close(self) -> None:
-        self.client.close()
-
 
 @pytest.fixture(scope="module")
 def refiner_stack(tmp_path_factory):
@@ -98,6 +95,4 @@ def refiner_stack(tmp_path_factory):
             WEBHOOK_SECRET,
         ) as emulator,
     ):
-        stack = RefinerStack(emulator, receiver)
-        yield stack
-        stack.close()
+        yield RefinerStack(emulator, receiver)

@@ -1,7 +1,7 @@
 """The tap against an API less tidy than its documentation, each variant and all at once.
 
 Every run is the real ``tap-refiner`` process against the real emulator; what it emitted is
-compared with what the emulator holds, read page by page (``EmulatorClient``) while the
+compared with what the emulator holds, read page by page (``emu.api``) while the
 emulator is tidy. No row may be missing, under any variant."""
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from refiner_emulator.testing import EmulatorClient
 from tests.reliability.tap_processes import records_of, sync
 
 if TYPE_CHECKING:
@@ -32,13 +31,12 @@ def ground_truth(emu, path: str, **params) -> list[dict]:
     """Every item of a listing, by page number, from the tidy emulator."""
     items: list[dict] = []
     page = 1
-    with EmulatorClient(emu) as api:
-        while True:
-            body = api.ok("GET", path, params={"page_length": 1000, "page": page, **params})
-            items += body["items"]
-            if page >= body["pagination"]["last_page"]:
-                return items
-            page += 1
+    while True:
+        body = emu.api.ok("GET", path, params={"page_length": 1000, "page": page, **params})
+        items += body["items"]
+        if page >= body["pagination"]["last_page"]:
+            return items
+        page += 1
 
 
 def run_tap(emu, tmp_path: Path, name: str, **settings) -> dict[str, list[dict]]:

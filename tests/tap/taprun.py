@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from refiner_emulator.testing import EmulatorClient
 from tap_refiner.tap import TapRefiner
 
 
@@ -74,6 +73,5 @@ def run_tap(
 
 
 def api_items(emu, path: str, **params: Any) -> list[dict[str, Any]]:
-    """Every item of a list endpoint, read with the shared ``EmulatorClient`` (the ground truth)."""
-    with EmulatorClient(emu) as api:
-        return api.items(path, **params)
+    """Every item of a list endpoint, read with the emulator's own client (the ground truth)."""
+    return emu.api.items(path, **params)
