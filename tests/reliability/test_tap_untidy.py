@@ -50,7 +50,7 @@ def run_tap(emu, tmp_path: Path, name: str, **settings) -> dict[str, list[dict]]
         "request_timeout": 2,
         **settings,
     }
-    result = sync(config, STREAMS, tmp_path, name)
+    result = sync(config, STREAMS, tmp_path / name)
     assert result.returncode == 0, result.stderr[-3000:]
     return {stream: records_of(result.stdout).get(stream, []) for stream in STREAMS}
 

@@ -33,7 +33,7 @@ def tap(store, tmp_path, state=None, name="tap"):
         "api_url": "http://127.0.0.1:9/v1",
         "webhook_store": str(store),
     }
-    result = sync(config, ["webhook_events"], tmp_path, name, state=state)
+    result = sync(config, ["webhook_events"], tmp_path / name, state=state)
     assert result.returncode == 0, result.stderr[-2000:]
     states = [json.loads(line)["value"] for line in result.stdout.splitlines() if '"STATE"' in line]
     events = records_of(result.stdout).get("webhook_events", [])
