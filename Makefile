@@ -10,10 +10,12 @@ MELTANO_VERSION := 4.4.1
 
 .PHONY: venv meltano demo test lint unit bench clean generate
 
-$(BIN)/.installed: pyproject.toml
+# The project with the webhooks extra, the emulator (a development dependency with its own
+# distribution in emulator/) and the dev tools, all editable in one virtualenv.
+$(BIN)/.installed: pyproject.toml emulator/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=25.1"
-	$(BIN)/python -m pip install --quiet -e . --group dev
+	$(BIN)/python -m pip install --quiet -e ".[webhooks]" -e ./emulator --group dev
 	touch $@
 
 venv: $(BIN)/.installed
@@ -29,7 +31,7 @@ meltano: $(MELTANO_VENV)/.installed
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy refiner_http tap_refiner target_refiner refiner_emulator refiner_webhooks scripts
+	$(BIN)/mypy refiner_http refiner_serving refiner_api tap_refiner target_refiner emulator/refiner_emulator refiner_webhooks scripts
 
 unit: venv
 	$(BIN)/pytest -m "not meltano"

@@ -21,19 +21,11 @@ import contextlib
 import io
 import json
 import logging
-import sys
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import jsonschema
 import requests
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.singerlib.encoding import SimpleSingerWriter
 
@@ -41,6 +33,9 @@ from refiner_emulator.testing import EmulatorProcess
 from tap_refiner import schemas
 from tap_refiner.client import RefinerStream
 from tap_refiner.tap import TapRefiner
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 T = TypeVar("T")
 

@@ -1,7 +1,8 @@
 """The one HTTP policy every Refiner client here shares.
 
 Auth, timeouts, retries that honour ``Retry-After``, pacing per API key and per user id, error
-types and secret redaction live here once; the tap, the target and ``refiner-api`` all use it.
+types, secret redaction, reading pages and the connection settings live here once; the tap, the
+target and ``refiner-api`` all use it. Nothing here serves HTTP (that is ``refiner_serving``).
 """
 
 from refiner_http.client import DEFAULT_API_URL, RefinerClient

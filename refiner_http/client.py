@@ -14,7 +14,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from refiner_http.errors import RefinerEndpointError
-from refiner_http.paging import iterate_items
+from refiner_http.page_reader import iterate_items
 from refiner_http.policy import HttpPolicy
 from refiner_http.redact import Redactor
 

@@ -8,20 +8,16 @@ which other local users can read from the process list. The secret is never prin
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import os
 import sqlite3
 import sys
 from typing import TYPE_CHECKING
 
-import uvicorn
-
 from refiner_http.redact import Redactor
-from refiner_http.server import AnnouncingServer, bind
-from refiner_webhooks.app import DEFAULT_MAX_BODY_BYTES, create_app
+from refiner_serving.listen import bind
 from refiner_webhooks.store import EventStore
-
-READY_LINE = "Refiner webhook receiver listening on {url}"
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -29,9 +25,14 @@ if TYPE_CHECKING:
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8090
 DEFAULT_STORE = ".refiner-webhooks/events.sqlite"
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 ENV_PREFIX = "REFINER_WEBHOOK_"
-GRACEFUL_SHUTDOWN_SECONDS = 10
 USAGE_ERROR = 2
+SERVER_STACK = ("starlette", "uvicorn")  # what the `webhooks` extra installs
+MISSING_EXTRA = (
+    "refiner-webhooks serve needs the webhooks extra (%s not installed): "
+    "pip install 'refiner-singer[webhooks]'"
+)
 
 
 def _env(name: str, default: str) -> str:
@@ -103,6 +104,10 @@ def serve(args: argparse.Namespace) -> int:
     """Open the store, bind, and run until a signal asks us to stop."""
     configure_logging(args.log_level, args.secret)
     log = logging.getLogger("refiner_webhooks")
+    missing = [name for name in SERVER_STACK if importlib.util.find_spec(name) is None]
+    if missing:
+        log.error(MISSING_EXTRA, ", ".join(missing))
+        return USAGE_ERROR
     if args.max_body_bytes <= 0:
         log.error("--max-body-bytes must be positive")
         return USAGE_ERROR
@@ -120,16 +125,15 @@ def serve(args: argparse.Namespace) -> int:
     if not args.secret:
         log.warning("No secret set: any request that reaches this port will be stored")
     log.info("Storing events in %s", os.path.abspath(args.store))  # noqa: PTH100 - plain string for the log
-    app = create_app(store, secret=args.secret or None, max_body_bytes=args.max_body_bytes)
-    config = uvicorn.Config(
-        app,
-        log_config=None,
+    from refiner_webhooks import server  # noqa: PLC0415 - the optional `webhooks` extra, checked above
+
+    server.run(
+        store,
+        sock,
+        secret=args.secret or None,
+        max_body_bytes=args.max_body_bytes,
         access_log=args.access_log,
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-        server_header=False,
     )
-    with sock:
-        AnnouncingServer(config, sock, READY_LINE).run(sockets=[sock])
     return 0
 
 

@@ -29,8 +29,6 @@ if TYPE_CHECKING:
 
     from refiner_webhooks.store import EventStore
 
-DEFAULT_MAX_BODY_BYTES = 1024 * 1024
-
 logger = logging.getLogger("refiner_webhooks")
 
 
@@ -98,9 +96,7 @@ def parse_object(body: bytes) -> dict[str, Any]:
     return value
 
 
-def create_app(
-    store: EventStore, *, secret: str | None = None, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-) -> Starlette:
+def create_app(store: EventStore, *, secret: str | None, max_body_bytes: int) -> Starlette:
     """The ASGI app; it starts the writer thread on startup and closes the store on shutdown."""
     writer = GroupCommitWriter(store)
 

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from refiner_http.server_process import ServerProcess
+from refiner_serving.process import ServerProcess
 
 READY_PREFIX = "Refiner webhook receiver listening on "
 START_TIMEOUT = 20.0

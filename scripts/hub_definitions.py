@@ -34,7 +34,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
-# Where the project would be published. The distribution name is the one in pyproject.toml.
+# Where the project would be published. The distribution name is the one in pyproject.toml; the
+# tap and the target need none of its extras (`webhooks` is only for `refiner-webhooks serve`).
 REPO_URL = "https://github.com/refiner-singer/refiner-singer"
 VARIANT = "refiner-singer"
 HUB_PIP_URL = "refiner-singer"

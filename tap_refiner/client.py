@@ -18,8 +18,8 @@ from singer_sdk.streams import RESTStream
 from singer_sdk.streams.rest import HTTPRequest
 
 from refiner_http.client import USER_AGENT, BearerAuth, resolve_url
-from refiner_http.paging import PageToken, iterate_items
-from tap_refiner.pagination import RefinerPaginator
+from refiner_http.page_reader import PageToken, iterate_items
+from tap_refiner.paginator import RefinerPaginator
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Iterable, Iterator, Mapping

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from refiner_http.cli import build_parser, call
+from refiner_api.cli import build_parser, call
 
 BAD_KEY = "sk-live-not-a-real-key-0123456789"
 
@@ -23,7 +23,7 @@ def api(fresh_emulator):
         if url is not None:
             env["REFINER_API_URL"] = url
         return subprocess.run(
-            [sys.executable, "-m", "refiner_http.cli", *args],
+            [sys.executable, "-m", "refiner_api.cli", *args],
             capture_output=True,
             text=True,
             env=env,

@@ -1,7 +1,6 @@
 import time
 
 import pytest
-import requests
 
 from refiner_emulator.ratelimit import RateLimiter
 
@@ -85,10 +84,8 @@ def test_queued_429_with_retry_after_and_body(emu_api):
     assert emu_api.emu.stats()["rate_limited"] == 1
 
 
-def test_fault_validation(fresh_emulator):
-    reply = requests.post(
-        fresh_emulator.base_url + "/_emulator/faults", json={"status": 404}, timeout=5
-    )
+def test_fault_validation(emu_api):
+    reply = emu_api.control("POST", "/faults", json={"status": 404})
     assert reply.status_code == 400
 
 
@@ -134,13 +131,13 @@ def test_calls_log_and_stats(emu_api):
     assert emu_api.emu.stats()["contacts"] == 300
 
 
-def test_config_route(fresh_emulator):
+def test_config_route(fresh_emulator, emu_api):
     config = fresh_emulator.configure(latency_ms=5, webhook_secret=TEST_SECRET)
     assert config["latency_ms"] == 5.0
     assert config["webhook_secret"] == MASK
     assert fresh_emulator.config()["latency_ms"] == 5.0
     for bad in ({"nope": 1}, {"latency_ms": "fast"}, {"timestamp_format": "unix"}):
-        reply = requests.post(fresh_emulator.base_url + "/_emulator/config", json=bad, timeout=5)
+        reply = emu_api.control("POST", "/config", json=bad)
         assert reply.status_code == 400
     fresh_emulator.reset(config=True)
     assert fresh_emulator.config()["latency_ms"] == 0.0

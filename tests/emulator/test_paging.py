@@ -2,7 +2,6 @@ import base64
 import json
 
 import pytest
-import requests
 
 from refiner_emulator.testing import EmulatorProcess
 
@@ -136,7 +135,5 @@ def test_page_length_50_cli_switch():
     with EmulatorProcess(
         "--contacts", "60", "--responses", "0", "--page-length-default", "50"
     ) as emu:
-        reply = requests.get(
-            emu.api_url + "/contacts", headers={"Authorization": "Bearer demo-key"}, timeout=10
-        )
+        reply = emu.api.get("/contacts")
         assert reply.json()["pagination"]["page_length"] == 50

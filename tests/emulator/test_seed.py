@@ -1,5 +1,3 @@
-import requests
-
 from refiner_emulator import timefmt
 from refiner_emulator.seed import DAY, SPREAD_DAYS, build_store, reference_time
 from refiner_emulator.testing import EmulatorProcess
@@ -64,12 +62,7 @@ def test_subprocess_determinism():
     bodies = []
     for _ in range(2):
         with EmulatorProcess(*args) as emu:
-            reply = requests.get(
-                emu.api_url + "/responses",
-                params={"include": "all"},
-                headers={"Authorization": "Bearer demo-key"},
-                timeout=10,
-            )
+            reply = emu.api.get("/responses", params={"include": "all"})
             body = reply.json()
             body["pagination"].pop("next_page_cursor")
             bodies.append(body)

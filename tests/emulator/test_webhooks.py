@@ -1,50 +1,40 @@
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from werkzeug import Response
 
 SECRET = "hook-token"  # noqa: S105 - a throwaway value for the test
 
 
 class Receiver:
-    """A stdlib HTTP server that records POSTs; the first ``fail_first`` answers are 500."""
+    """Records the POSTs a pytest-httpserver server gets; the first ``fail_first`` answer 500."""
 
-    def __init__(self, fail_first=0):
+    def __init__(self, server, fail_first=0):
         self.received = []
         self.fail_first = fail_first
-        receiver = self
+        self.server = server
+        self.url = server.url_for("/hook")
+        server.expect_request("/hook", method="POST").respond_with_handler(self.answer)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                length = int(self.headers["Content-Length"])
-                body = self.rfile.read(length)
-                receiver.received.append(
-                    {"headers": dict(self.headers), "body": json.loads(body), "path": self.path}
-                )
-                status = 500 if receiver.fail_first > 0 else 200
-                receiver.fail_first -= 1
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *_args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+    def answer(self, request):
+        self.received.append(
+            {
+                "headers": dict(request.headers),
+                "body": json.loads(request.data),
+                "path": request.path,
+            }
+        )
+        status = 500 if self.fail_first > 0 else 200
+        self.fail_first -= 1
+        return Response(status=status)
 
     def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
+        self.server.clear()
 
 
 @pytest.fixture
-def receiver():
-    r = Receiver()
+def receiver(httpserver):
+    r = Receiver(httpserver)
     yield r
     r.close()
 
@@ -106,8 +96,8 @@ def test_segment_and_tag_webhooks(emu_api, receiver):
     assert len(receiver.received) == 2  # repeated entry / repeated tag fire nothing
 
 
-def test_retries_and_no_secret(emu_api):
-    flaky = Receiver(fail_first=2)
+def test_retries_and_no_secret(emu_api, httpserver):
+    flaky = Receiver(httpserver, fail_first=2)
     try:
         emu_api.emu.configure(webhook_urls=[flaky.url])
         form = emu_api.ok("GET", "/forms")["items"][0]["uuid"]

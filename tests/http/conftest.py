@@ -1,18 +1,17 @@
-"""A real local HTTP server that plays scripted answers, for retry tests of refiner_http."""
+"""A real local HTTP server (pytest-httpserver) playing scripted answers, for retry tests."""
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
+
+from tests.local_http import ANY_PATH, json_reply, request_target
 
 
 class Script:
     """Answers to play in order (the last one repeats) and the requests that arrived."""
 
-    def __init__(self) -> None:
+    def __init__(self, url: str) -> None:
+        self.url = url
         self.answers: list[tuple[int, dict[str, str], object]] = [(200, {}, {"ok": True})]
         self.requests: list[dict[str, object]] = []
 
@@ -20,37 +19,18 @@ class Script:
         self.answers = list(answers)
         self.requests.clear()
 
+    def answer(self, request):
+        self.requests.append({"path": request_target(request), "headers": dict(request.headers)})
+        index = min(len(self.requests), len(self.answers)) - 1
+        status, headers, body = self.answers[index]
+        return json_reply(status, body, headers)
+
 
 @pytest.fixture
-def scripted_server():
-    script = Script()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            script.requests.append({"path": self.path, "headers": dict(self.headers)})
-            index = min(len(script.requests), len(script.answers)) - 1
-            status, headers, body = script.answers[index]
-            payload = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    script.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    try:
-        yield script
-    finally:
-        server.shutdown()
-        server.server_close()
+def scripted_server(httpserver):
+    script = Script(httpserver.url_for("/v1"))
+    httpserver.expect_request(ANY_PATH).respond_with_handler(script.answer)
+    return script
 
 
 @pytest.fixture

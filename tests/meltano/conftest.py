@@ -7,19 +7,14 @@
 from __future__ import annotations
 
 import os
-import sys
 import time
 from pathlib import Path
 
 import pytest
-import requests
 
 from refiner_emulator.testing import EmulatorProcess
 from refiner_webhooks.testing import ReceiverProcess
-
-# --import-mode=importlib leaves sys.path alone; the test modules import the helpers by name.
-sys.path.insert(0, str(Path(__file__).parent))
-from meltano_helpers import MeltanoProject
+from tests.meltano.meltano_helpers import MeltanoProject
 
 WEBHOOK_SECRET = "whsec-meltano-tests-0123456789"  # noqa: S105 - a test token
 STACK_ARGS = ("--seed", "3", "--contacts", "150", "--responses", "400", "--forms", "4")
@@ -54,36 +49,16 @@ class RefinerStack:
     def __init__(self, emulator: EmulatorProcess, receiver: ReceiverProcess) -> None:
         self.emulator = emulator
         self.receiver = receiver
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Bearer {emulator.api_key}"
+        self.client = emulator.api
 
     @property
     def store(self) -> Path:
         return self.receiver.store
 
-    def api(self, method: str, path: str, **kwargs) -> dict:
-        with self.session.request(
-            method, self.emulator.api_url + path, timeout=15, **kwargs
-        ) as reply:
-            assert reply.status_code == 200, f"{method} {path}: {reply.status_code} {reply.text}"
-            return reply.json()
-
-    def items(self, path: str, **params) -> list[dict]:
-        """Every item of a list endpoint (cursor paging)."""
-        found: list[dict] = []
-        query = {"page_length": 1000, **params}
-        while True:
-            body = self.api("GET", path, params=query)
-            found.extend(body["items"])
-            cursor = body["pagination"].get("next_page_cursor")
-            if not cursor:
-                return found
-            query = {"page_length": 1000, "page_cursor": cursor}
-
     def post_response(self, user_id: str, nps: int) -> str:
         """Submit a completed NPS-like response to the first form (fires a webhook)."""
-        form = self.items("/forms")[0]
-        body = self.api(
+        form = self.client.items("/forms")[0]
+        body = self.client.ok(
             "POST",
             "/responses",
             json={"form_uuid": form["uuid"], "id": user_id, "response_data": {"nps": nps}},
@@ -93,18 +68,17 @@ class RefinerStack:
     def trigger_webhooks(self, user_id: str) -> int:
         """A response, a tag on it and a manual segment entry: three webhooks."""
         response_uuid = self.post_response(user_id, 9)
-        self.api("POST", "/responses/tags", json={"uuid": response_uuid, "tags": ["meltano"]})
-        segment = next(s for s in self.items("/segments") if s["is_manual"])
-        self.api("POST", "/sync-segment", json={"segment_uuid": segment["uuid"], "id": user_id})
+        self.client.ok("POST", "/responses/tags", json={"uuid": response_uuid, "tags": ["meltano"]})
+        segment = next(s for s in self.client.items("/segments") if s["is_manual"])
+        self.client.ok(
+            "POST", "/sync-segment", json={"segment_uuid": segment["uuid"], "id": user_id}
+        )
         return 3
 
     def wait_for_webhooks(self, count: int) -> None:
         done = self.emulator.wait_for_webhooks(count, timeout=15)
         delivered = [d for d in done if d["delivered"]]
         assert len(delivered) >= count, f"webhooks not delivered: {done}"
-
-    def close(self) -> None:
-        self.session.close()
 
 
 @pytest.fixture(scope="module")
@@ -121,6 +95,4 @@ def refiner_stack(tmp_path_factory):
             WEBHOOK_SECRET,
         ) as emulator,
     ):
-        stack = RefinerStack(emulator, receiver)
-        yield stack
-        stack.close()
+        yield RefinerStack(emulator, receiver)

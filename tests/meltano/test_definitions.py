@@ -11,9 +11,9 @@ import sys
 
 import pytest
 import yaml
-from meltano_helpers import ROOT
 
 from scripts.hub_definitions import about
+from tests.meltano.meltano_helpers import ROOT
 
 PLUGINS = [("extractors", "tap-refiner"), ("loaders", "target-refiner")]
 HUB_KEYS = {

@@ -11,7 +11,8 @@ import json
 
 import duckdb
 import pytest
-from meltano_helpers import summary_counts
+
+from tests.meltano.meltano_helpers import summary_counts
 
 pytestmark = pytest.mark.meltano
 
@@ -184,7 +185,7 @@ def test_stream_maps_through_meltano_into_jsonl(meltano_project, refiner_stack, 
 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["contacts.jsonl"]
     rows = [json.loads(line) for line in (tmp_path / "contacts.jsonl").read_text().splitlines()]
-    emails = {c["uuid"]: c["email"] for c in stack.items("/contacts")}
+    emails = {c["uuid"]: c["email"] for c in stack.client.items("/contacts")}
     assert len(rows) == len(emails)
     for row in rows:
         assert "email" not in row

@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
-
-# The suite runs with --import-mode=importlib: make this folder's helpers importable.
-sys.path.insert(0, str(Path(__file__).parent))
 
 
 @pytest.fixture

@@ -14,30 +14,33 @@ TAP = str(Path(sys.executable).with_name("tap-refiner"))
 def sync(
     config: dict[str, Any],
     streams: list[str],
-    tmp_path: Path,
-    name: str = "tap",
+    files: Path,
     state: dict[str, Any] | None = None,
+    tap: str = TAP,
 ) -> subprocess.CompletedProcess[str]:
-    """Run the tap with only ``streams`` selected (from ``state``); the finished process."""
-    cfg = tmp_path / f"{name}-config.json"
+    """Run ``tap`` (default: this virtualenv's) with only ``streams`` selected (from ``state``).
+
+    ``files`` is the path prefix of the config, catalog and state files it writes.
+    """
+    cfg = files.with_name(f"{files.name}-config.json")
     cfg.write_text(json.dumps(config))
     discovered = subprocess.run(
-        [TAP, "--config", str(cfg), "--discover"], capture_output=True, check=True, text=True
+        [tap, "--config", str(cfg), "--discover"], capture_output=True, check=True, text=True
     )
     catalog = json.loads(discovered.stdout)
     for entry in catalog["streams"]:
         for meta in entry["metadata"]:
             if not meta["breadcrumb"]:
                 meta["metadata"]["selected"] = entry["tap_stream_id"] in streams
-    path = tmp_path / f"{name}-catalog.json"
+    path = files.with_name(f"{files.name}-catalog.json")
     path.write_text(json.dumps(catalog))
     extra: list[str] = []
     if state is not None:
-        state_path = tmp_path / f"{name}-state.json"
+        state_path = files.with_name(f"{files.name}-state.json")
         state_path.write_text(json.dumps(state))
         extra = ["--state", str(state_path)]
     return subprocess.run(
-        [TAP, "--config", str(cfg), "--catalog", str(path), *extra],
+        [tap, "--config", str(cfg), "--catalog", str(path), *extra],
         capture_output=True,
         text=True,
         timeout=600,

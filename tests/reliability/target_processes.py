@@ -11,16 +11,20 @@ import json
 import subprocess
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import requests
+from pytest_httpserver import HTTPServer
+from werkzeug import Response
+
+from tests.local_http import ANY_PATH, request_target
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from typing_extensions import Self
+    from werkzeug import Request
 
 Rule = tuple[int, str, str]  # status, content type, body
 
@@ -70,61 +74,47 @@ def last_error_line(stderr: str) -> str:
 
 
 class BreakingProxy:
-    """Forwards to ``upstream``; ``rule(method, path, n)`` may answer instead (n = call count)."""
+    """Forwards to ``upstream``; ``rule(method, path, n)`` may answer instead (n = call count).
+
+    A pytest-httpserver server of its own, threaded: the target sends calls concurrently, and a
+    test may start several proxies.
+    """
 
     def __init__(self, upstream: str, rule: Callable[[str, str, int], Rule | None]) -> None:
         self.upstream = upstream.rstrip("/")
         self.rule = rule
         self.count = 0
         self._lock = threading.Lock()
-        proxy = self
+        self.server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+        self.server.expect_request(ANY_PATH).respond_with_handler(self._answer)
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                with proxy._lock:
-                    proxy.count += 1
-                    n = proxy.count
-                answer = proxy.rule(self.command, self.path.split("?")[0], n)
-                if answer is None:
-                    headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
-                    reply = requests.request(
-                        self.command,
-                        proxy.upstream + self.path,
-                        data=body,
-                        headers=headers,
-                        timeout=30,
-                    )
-                    status, kind, text = (
-                        reply.status_code,
-                        reply.headers.get("Content-Type", ""),
-                        reply.content,
-                    )
-                else:
-                    status, kind, text = answer[0], answer[1], answer[2].encode()
-                self.send_response(status)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(text)))
-                self.end_headers()
-                self.wfile.write(text)
-
-            do_GET = do_POST = do_DELETE = _handle  # noqa: N815
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+    def _answer(self, request: Request) -> Response:
+        with self._lock:
+            self.count += 1
+            n = self.count
+        answer = self.rule(request.method, request.path, n)
+        if answer is not None:
+            status, kind, text = answer
+            return Response(text, status, content_type=kind)
+        headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
+        reply = requests.request(
+            request.method,
+            self.upstream + request_target(request),
+            data=request.get_data(),
+            headers=headers,
+            timeout=30,
+        )
+        return Response(
+            reply.content, reply.status_code, content_type=reply.headers.get("Content-Type", "")
+        )
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        return self.server.url_for("").rstrip("/")
 
     def __enter__(self) -> Self:
-        self.thread.start()
+        self.server.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()

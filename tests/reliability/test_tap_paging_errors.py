@@ -10,8 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from tap_processes import records_of, sync
-from target_processes import BreakingProxy
+
+from tests.reliability.tap_processes import records_of, sync
+from tests.reliability.target_processes import BreakingProxy
 
 SECRET_CURSOR = "c2VjcmV0LWN1cnNvcg"  # noqa: S105 - a cursor the logs must never show
 
@@ -19,7 +20,7 @@ SECRET_CURSOR = "c2VjcmV0LWN1cnNvcg"  # noqa: S105 - a cursor the logs must neve
 def tap_segments(emu, tmp_path: Path, rule) -> subprocess.CompletedProcess[str]:
     with BreakingProxy(emu.base_url, rule) as proxy:
         config = {"api_key": emu.api_key, "api_url": proxy.url + "/v1"}
-        return sync(config, ["segments"], tmp_path)
+        return sync(config, ["segments"], tmp_path / "tap")
 
 
 def page(items: list[dict], cursor: str | None) -> tuple[int, str, str]:

@@ -1,7 +1,7 @@
 """The tap against an API less tidy than its documentation, each variant and all at once.
 
 Every run is the real ``tap-refiner`` process against the real emulator; what it emitted is
-compared with what the emulator holds, read page by page with plain requests while the
+compared with what the emulator holds, read page by page (``emu.api``) while the
 emulator is tidy. No row may be missing, under any variant."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import json
 from typing import TYPE_CHECKING
 
 import pytest
-import requests
-from tap_processes import records_of, sync
+
+from tests.reliability.tap_processes import records_of, sync
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -32,12 +32,7 @@ def ground_truth(emu, path: str, **params) -> list[dict]:
     items: list[dict] = []
     page = 1
     while True:
-        body = requests.get(
-            emu.api_url + path,
-            params={"page_length": 1000, "page": page, **params},
-            headers={"Authorization": f"Bearer {emu.api_key}"},
-            timeout=30,
-        ).json()
+        body = emu.api.ok("GET", path, params={"page_length": 1000, "page": page, **params})
         items += body["items"]
         if page >= body["pagination"]["last_page"]:
             return items
@@ -55,7 +50,7 @@ def run_tap(emu, tmp_path: Path, name: str, **settings) -> dict[str, list[dict]]
         "request_timeout": 2,
         **settings,
     }
-    result = sync(config, STREAMS, tmp_path, name)
+    result = sync(config, STREAMS, tmp_path / name)
     assert result.returncode == 0, result.stderr[-3000:]
     return {stream: records_of(result.stdout).get(stream, []) for stream in STREAMS}
 

@@ -8,7 +8,7 @@ import re
 import sqlite3
 import time
 
-from target_processes import last_error_line, run_target, start_target, states_of
+from tests.reliability.target_processes import last_error_line, run_target, start_target, states_of
 
 
 def schema(stream: str, keys: list[str]) -> dict:

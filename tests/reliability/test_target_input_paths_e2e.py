@@ -11,7 +11,8 @@ import json
 from typing import Any
 
 import pytest
-from target_processes import run_target, singer_lines, start_target, states_of
+
+from tests.reliability.target_processes import run_target, singer_lines, start_target, states_of
 
 SCHEMA = {
     "type": "SCHEMA",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import signal
 import time
 
-from target_processes import (
+from tests.reliability.target_processes import (
     BreakingProxy,
     last_error_line,
     run_target,

@@ -7,9 +7,9 @@ import json
 import sqlite3
 
 import requests
-from tap_processes import records_of, sync
 
 from refiner_webhooks.testing import ReceiverProcess, sample_event
+from tests.reliability.tap_processes import records_of, sync
 
 TOKEN = "reliability-token-1234"  # noqa: S105 - a test token
 
@@ -33,7 +33,7 @@ def tap(store, tmp_path, state=None, name="tap"):
         "api_url": "http://127.0.0.1:9/v1",
         "webhook_store": str(store),
     }
-    result = sync(config, ["webhook_events"], tmp_path, name, state=state)
+    result = sync(config, ["webhook_events"], tmp_path / name, state=state)
     assert result.returncode == 0, result.stderr[-2000:]
     states = [json.loads(line)["value"] for line in result.stdout.splitlines() if '"STATE"' in line]
     events = records_of(result.stdout).get("webhook_events", [])

@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
-
-# pytest runs with --import-mode=importlib, so the tests' helper module (taprun.py) is made
-# importable explicitly.
-sys.path.insert(0, str(Path(__file__).parent))
 
 
 @pytest.fixture

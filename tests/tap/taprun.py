@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-import requests
 
 from tap_refiner.tap import TapRefiner
 
@@ -74,14 +73,5 @@ def run_tap(
 
 
 def api_items(emu, path: str, **params: Any) -> list[dict[str, Any]]:
-    """Every item of a list endpoint, read with plain requests (the ground truth)."""
-    items: list[dict[str, Any]] = []
-    query: dict[str, Any] = {"page_length": 1000, **params}
-    headers = {"Authorization": f"Bearer {emu.api_key}"}
-    while True:
-        body = requests.get(emu.api_url + path, params=query, headers=headers, timeout=15).json()
-        items.extend(body["items"])
-        cursor = body["pagination"]["next_page_cursor"]
-        if not cursor:
-            return items
-        query["page_cursor"] = cursor
+    """Every item of a list endpoint, read with the emulator's own client (the ground truth)."""
+    return emu.api.items(path, **params)

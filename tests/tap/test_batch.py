@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from urllib.parse import urlparse
 
-from taprun import run_tap
+from tests.tap.taprun import run_tap
 
 
 def test_contacts_as_jsonl_batches(emu, tmp_path):

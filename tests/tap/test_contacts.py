@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import jsonschema
-from taprun import api_items, run_tap
 
 from tap_refiner import schemas
+from tests.tap.taprun import api_items, run_tap
 
 
 def contact_calls(emu):

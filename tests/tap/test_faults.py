@@ -7,11 +7,11 @@ import subprocess
 import sys
 
 import pytest
-from taprun import run_tap
 
 from refiner_http import RefinerAuthError
 from refiner_http.errors import AUTH_HINT
 from tap_refiner.tap import TapRefiner
+from tests.tap.taprun import run_tap
 
 BAD_KEY = "0c5b7c2e-4a31-11ee-be56-0242ac120002"
 

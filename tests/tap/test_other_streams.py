@@ -7,9 +7,9 @@ from datetime import datetime, timedelta, timezone
 import jsonschema
 import pytest
 import requests
-from taprun import api_items, run_tap
 
 from tap_refiner import schemas
+from tests.tap.taprun import api_items, run_tap
 
 START = "2026-03-01T00:00:00Z"
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 import requests
-from taprun import run_tap
 
-from refiner_http.paging import next_page_params
+from refiner_http.page_reader import next_page_params
+from tests.local_http import ANY_PATH, json_reply, request_target
+from tests.tap.taprun import run_tap
 
 
 @pytest.mark.parametrize(
@@ -36,39 +34,27 @@ def test_next_page_params(body, expected):
 
 
 @pytest.fixture
-def cursorless_proxy(emu):
+def cursorless_proxy(emu, httpserver):
     """Forwards to the emulator and strips ``next_page_cursor`` (page-number-only variant)."""
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            upstream = requests.get(
-                emu.base_url + self.path,
-                headers={"Authorization": self.headers.get("Authorization", "")},
-                timeout=10,
-            )
-            body = upstream.json()
-            if isinstance(body, dict) and "pagination" in body:
-                body["pagination"].pop("next_page_cursor", None)
-            payload = requests.models.complexjson.dumps(body).encode()
-            self.send_response(upstream.status_code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+    def forward(request):
+        upstream = requests.get(
+            emu.base_url + request_target(request),
+            headers={"Authorization": request.headers.get("Authorization", "")},
+            timeout=10,
+        )
+        body = upstream.json()
+        if isinstance(body, dict) and "pagination" in body:
+            body["pagination"].pop("next_page_cursor", None)
+        return json_reply(upstream.status_code, body)
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    httpserver.expect_request(ANY_PATH, method="GET").respond_with_handler(forward)
 
     class Proxy:
         api_key = emu.api_key
-        api_url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+        api_url = httpserver.url_for("/v1")
 
-    yield Proxy
-    server.shutdown()
-    server.server_close()
+    return Proxy
 
 
 def test_page_numbers_when_no_cursor(emu, cursorless_proxy):

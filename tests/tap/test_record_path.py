@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from singer_sdk.helpers.conform import TypeConformanceLevel
-from taprun import run_tap, tap_config
 
 from tap_refiner.client import RefinerStream
 from tap_refiner.tap import TapRefiner
+from tests.tap.taprun import run_tap, tap_config
 
 
 def test_same_records_as_the_sdk_default_path(emu, monkeypatch):

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
-
-# The suite runs with --import-mode=importlib: make target_helpers importable by the tests here.
-sys.path.insert(0, str(Path(__file__).parent))
 
 
 @pytest.fixture

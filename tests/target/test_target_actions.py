@@ -5,7 +5,16 @@ from __future__ import annotations
 import json
 
 import requests
-from target_helpers import FIXTURES, api_calls, api_writes, record, run_target, schema, state
+
+from tests.target.target_helpers import (
+    FIXTURES,
+    api_calls,
+    api_writes,
+    record,
+    run_target,
+    schema,
+    state,
+)
 
 
 def manual_segment(emu) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 
-from target_helpers import FIXTURES, target_cmd
+from tests.target.target_helpers import FIXTURES, target_cmd
 
 SETTINGS = [
     "api_key",

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 from singer_sdk.exceptions import MissingKeyPropertiesError
-from target_helpers import api_calls, record, run_target, schema, state
 
 from target_refiner.target import TargetRefiner
+from tests.target.target_helpers import api_calls, record, run_target, schema, state
 
 USERS = schema(
     "users",

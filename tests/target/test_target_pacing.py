@@ -7,7 +7,7 @@ is the same, only the interval is shorter (300 events take ~15 s instead of ~3 m
 
 from __future__ import annotations
 
-from target_helpers import api_calls, record, run_target, schema, state
+from tests.target.target_helpers import api_calls, record, run_target, schema, state
 
 PER_USER = 1200
 EVENTS = {

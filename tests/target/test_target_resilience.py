@@ -8,12 +8,12 @@ import time
 
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
-from target_helpers import api_calls, record, run_target, schema, state
 
 from target_refiner.errors import RunStoppedError
 from target_refiner.progress import RejectRatioExceededError
 from target_refiner.sender import SenderFailedError
 from target_refiner.target import TargetRefiner
+from tests.target.target_helpers import api_calls, record, run_target, schema, state
 
 USERS = {"id": {"type": "string"}, "n": {"type": "integer"}}
 

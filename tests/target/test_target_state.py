@@ -12,7 +12,8 @@ import time
 from typing import TYPE_CHECKING
 
 import requests
-from target_helpers import api_calls, record, run_target, schema, state, target_cmd
+
+from tests.target.target_helpers import api_calls, record, run_target, schema, state, target_cmd
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -30,7 +30,7 @@ from refiner_emulator.faults import (
     FaultReply,
 )
 from refiner_emulator.handlers import ROUTES, Context
-from refiner_emulator.paging import Pager, Untidy
+from refiner_emulator.page_writer import Pager, Untidy
 from refiner_emulator.params import ParamsError, merge_request_data
 from refiner_emulator.ratelimit import RateLimiter
 from refiner_emulator.seed import build_store

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from refiner_emulator.config import Config
-    from refiner_emulator.paging import Pager
+    from refiner_emulator.page_writer import Pager
     from refiner_emulator.store import Contact, Form, Response, Segment, Store
     from refiner_emulator.webhooks import WebhookDispatcher
 

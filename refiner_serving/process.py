@@ -2,7 +2,7 @@
 
 A real process (not an in-process app) so callers exercise the CLI, the ready line, signals and
 durability across ``SIGKILL`` exactly as an orchestrator would. Both servers print one ready
-line when they accept connections (``refiner_http.server.AnnouncingServer``); we wait for it
+line when they accept connections (``refiner_serving.server.AnnouncingServer``); we wait for it
 instead of polling the port. Stderr goes to a file: a pipe nobody reads would block the server.
 """
 

@@ -1,4 +1,4 @@
-"""Refiner's two paging styles, decided in one place for every client.
+"""Reading Refiner's pages as a client: both paging styles, decided once for every client.
 
 List endpoints answer ``pagination.next_page_cursor`` (preferred: stable on large sets) and
 ``current_page``/``last_page``. We follow the cursor while there is one and fall back to page

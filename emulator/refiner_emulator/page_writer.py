@@ -1,4 +1,4 @@
-"""Page-number and keyset-cursor pagination with the documented ``pagination`` envelope.
+"""Serving pages: page numbers and keyset cursors in the documented ``pagination`` envelope.
 
 A cursor is the sort key of the last row served, so rows inserted while a client pages by
 cursor never cause duplicates or skips (page numbers, like the real API's, do shift). Cursors

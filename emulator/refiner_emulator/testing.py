@@ -1,26 +1,32 @@
-"""Run the emulator as a real subprocess for tests and benchmarks, with introspection helpers.
+"""Run the emulator as a real subprocess for tests and benchmarks, and talk to it from tests.
 
-The subprocess is started with ``--port 0``; the announced line tells the real port. Its
-stderr goes to a temporary file (a pipe nobody reads would eventually block the server).
+:class:`EmulatorProcess` starts ``python -m refiner_emulator --port 0`` (the announced line
+tells the real port; stderr goes to a temporary file, as a pipe nobody reads would eventually
+block the server) and reads and steers it through the private ``/_emulator`` routes.
+:class:`EmulatorClient` (``emu.api``) is the one way tests call its API as a client would:
+the Bearer key, paths like ``/contacts``, every item of a listing, the raw answer of a private
+route.
 """
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import requests
 
 from refiner_emulator.webhooks import MAX_ATTEMPTS
-from refiner_http.server_process import ServerProcess, ServerStartError
+from refiner_serving.process import ServerProcess, ServerStartError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from typing_extensions import Self
+    from typing_extensions import Self, Unpack
 
 READY_PREFIX = "Refiner emulator listening on "
 HELPER_TIMEOUT = 10.0
+API_TIMEOUT = 15.0
+MAX_PAGE_LENGTH = 1000
 
 
 class EmulatorError(ServerStartError):
@@ -28,7 +34,7 @@ class EmulatorError(ServerStartError):
 
 
 class EmulatorProcess(ServerProcess):
-    """``with EmulatorProcess("--contacts", "300") as emu: requests.get(emu.api_url + "/")``."""
+    """``with EmulatorProcess("--contacts", "300") as emu: emu.api.ok("GET", "/contacts")``."""
 
     def __init__(
         self,
@@ -50,6 +56,7 @@ class EmulatorProcess(ServerProcess):
         self.base_url = ""
         self.api_url = ""
         self._session: requests.Session | None = None
+        self._api: EmulatorClient | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> Self:
@@ -61,6 +68,7 @@ class EmulatorProcess(ServerProcess):
         self.api_url = self.url
         self.base_url = self.api_url.removesuffix("/v1")
         self._session = requests.Session()
+        self._api = EmulatorClient(self)
         return self
 
     def stop(self) -> int | None:
@@ -68,7 +76,18 @@ class EmulatorProcess(ServerProcess):
         if self._session is not None:
             self._session.close()
             self._session = None
+        if self._api is not None:
+            self._api.close()
+            self._api = None
         return super().stop()
+
+    @property
+    def api(self) -> EmulatorClient:
+        """The emulator's API as a client calls it (one session, closed on stop)."""
+        if self._api is None:
+            msg = "emulator is not running"
+            raise EmulatorError(msg)
+        return self._api
 
     # ------------------------------------------------------------------ private routes
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:  # noqa: ANN401 - JSON
@@ -161,3 +180,77 @@ class EmulatorProcess(ServerProcess):
             if len(done) >= count or time.monotonic() > deadline:
                 return done
             time.sleep(0.05)
+
+
+class RequestOptions(TypedDict, total=False):
+    """What a test passes on to requests with a call: query, body and extra headers."""
+
+    params: Any
+    json: Any
+    data: Any
+    headers: dict[str, str]
+
+
+class EmulatorClient:
+    """The emulator's API as tests call it: ``emu.api.ok("GET", "/contacts")``.
+
+    Bearer auth with the emulator's key and paths relative to ``api_url``; ``emu`` is the
+    process, for its ``/_emulator`` helpers. ``EmulatorProcess`` makes one on start and closes
+    it on stop.
+    """
+
+    def __init__(self, emu: EmulatorProcess) -> None:
+        """A session carrying the emulator's key."""
+        self.emu = emu
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {emu.api_key}"
+
+    def request(
+        self, method: str, path: str, **options: Unpack[RequestOptions]
+    ) -> requests.Response:
+        """The raw answer to ``METHOD api_url+path``."""
+        return self.session.request(method, self.emu.api_url + path, timeout=API_TIMEOUT, **options)
+
+    def get(self, path: str, **options: Unpack[RequestOptions]) -> requests.Response:
+        """``GET``, raw."""
+        return self.request("GET", path, **options)
+
+    def post(self, path: str, **options: Unpack[RequestOptions]) -> requests.Response:
+        """``POST``, raw."""
+        return self.request("POST", path, **options)
+
+    def delete(self, path: str, **options: Unpack[RequestOptions]) -> requests.Response:
+        """``DELETE``, raw."""
+        return self.request("DELETE", path, **options)
+
+    def ok(self, method: str, path: str, **options: Unpack[RequestOptions]) -> dict[str, Any]:
+        """The JSON body of an answer that must be 200 (else the error names call and body)."""
+        reply = self.request(method, path, **options)
+        if reply.status_code != requests.codes.ok:
+            msg = f"{method} {path}: {reply.status_code} {reply.text}"
+            raise EmulatorError(msg)
+        body: dict[str, Any] = reply.json()
+        return body
+
+    def items(self, path: str, **params: str | int) -> list[dict[str, Any]]:
+        """Every item of a listing, following cursors (sent with the query they belong to)."""
+        found: list[dict[str, Any]] = []
+        query: dict[str, str | int] = {"page_length": MAX_PAGE_LENGTH, **params}
+        while True:
+            body = self.ok("GET", path, params=query)
+            found.extend(body["items"])
+            cursor = body["pagination"].get("next_page_cursor")
+            if not cursor:
+                return found
+            query = {**query, "page_cursor": cursor}
+
+    def control(
+        self, method: str, path: str, **options: Unpack[RequestOptions]
+    ) -> requests.Response:
+        """The raw answer of a private route, ``/_emulator`` + ``path`` (they need no key)."""
+        url = f"{self.emu.base_url}/_emulator{path}"
+        return requests.request(method, url, timeout=HELPER_TIMEOUT, **options)
+
+    def close(self) -> None:
+        """Release the session's connections."""
+        self.session.close()

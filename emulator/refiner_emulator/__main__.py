@@ -16,7 +16,8 @@ import uvicorn
 
 from refiner_emulator.app import Emulator, create_app
 from refiner_emulator.config import Config
-from refiner_http.server import LISTEN_BACKLOG, AnnouncingServer, bind
+from refiner_serving.listen import LISTEN_BACKLOG, bind
+from refiner_serving.server import AnnouncingServer
 
 READY_LINE = "Refiner emulator listening on {url}v1"
 

@@ -1,4 +1,4 @@
-"""Refiner's two paging styles (``refiner_http.paging``) behind one SDK paginator."""
+"""Refiner's two paging styles (``refiner_http.page_reader``) behind one SDK paginator."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from singer_sdk.pagination import BaseAPIPaginator
 from typing_extensions import override
 
-from refiner_http.paging import PageGuard, PageToken, next_page_params
+from refiner_http.page_reader import PageGuard, PageToken, next_page_params
 
 if TYPE_CHECKING:
     from collections.abc import Callable
