@@ -9,10 +9,12 @@ from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
+from typing_extensions import override
 
 from refiner_http import DEFAULT_API_URL, HttpPolicy
 from refiner_http.settings import CONNECTION_SETTINGS, policy_from_config
 from tap_refiner import streams
+from tap_refiner.client import SharedListings
 from tap_refiner.timestamps import parse
 from tap_refiner.webhook_events import WEBHOOK_SETTINGS, WebhookEventsStream
 
@@ -170,6 +172,12 @@ class TapRefiner(Tap):
         """One pacing/retry policy for the whole run, shared by every stream."""
         return policy_from_config(self.config, log=self.logger)
 
+    @cached_property
+    def shared_listings(self) -> SharedListings:
+        """Listings several streams read (the forms), read once for the whole run."""
+        return SharedListings()
+
+    @override
     def discover_streams(self) -> list[Stream]:
         """Every stream of the tap; ``webhook_events`` is empty unless ``webhook_store`` is set."""
         return [stream_type(tap=self) for stream_type in STREAM_TYPES]
