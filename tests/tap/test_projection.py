@@ -1,9 +1,10 @@
 """Records projected from the schemas are exactly what the hand-written shapes gave.
 
-The reference functions below are the hand-written shapes the tap used before the projection
-(tap_refiner/shapes.py at a3ac88b), kept here as the oracle: every record the tap emits for
-the projected streams must equal theirs to the byte (keys, key order, None handling, UTC
-timestamps), on the emulator's seeded data in both of its timestamp formats.
+The reference below restates the hand-written shapes the tap used before the projection
+(tap_refiner/shapes.py at a3ac88b): the same hand-typed field lists, in the same order, with
+the same rules (a key as sent, a timestamp normalised, a nested object only when it is one).
+Every record the tap emits for the projected streams must equal theirs to the byte (keys, key
+order, None handling, UTC timestamps), on the emulator's seeded data in both timestamp formats.
 """
 
 from __future__ import annotations
@@ -21,74 +22,57 @@ from tap_refiner.timestamps import normalize
 START = "2026-03-01T00:00:00Z"
 
 
-# -- the hand-written shapes of a3ac88b -------------------------------------------------------
+# -- the hand-written shapes of a3ac88b, restated -----------------------------------------------
+def pick(raw, fields: str, stamps: str = ""):
+    """Each of ``fields`` as sent, except ``stamps``, normalised (the old shapes' two lines)."""
+    stamped = set(stamps.split())
+    return {f: normalize(raw.get(f)) if f in stamped else raw.get(f) for f in fields.split()}
+
+
 def old_account(raw):
     if not isinstance(raw, dict):
         return None
-    return {
-        "uuid": raw.get("uuid"),
-        "remote_id": raw.get("remote_id"),
-        "domain": raw.get("domain"),
-        "display_name": raw.get("display_name"),
-        "first_seen_at": normalize(raw.get("first_seen_at")),
-        "last_seen_at": normalize(raw.get("last_seen_at")),
-        "attributes": raw.get("attributes"),
-    }
-
-
-def old_contact_segment(raw):
-    return {
-        "uuid": raw.get("uuid"),
-        "name": raw.get("name"),
-        "created_at": normalize(raw.get("created_at")),
-        "updated_at": normalize(raw.get("updated_at")),
-    }
+    fields = "uuid remote_id domain display_name first_seen_at last_seen_at attributes"
+    return pick(raw, fields, "first_seen_at last_seen_at")
 
 
 def old_contact(raw):
     segments = raw.get("segments")
+    stamps = "first_seen_at last_seen_at last_form_submission_at last_tracking_event_at"
     return {
-        "uuid": raw.get("uuid"),
-        "remote_id": raw.get("remote_id"),
-        "email": raw.get("email"),
-        "display_name": raw.get("display_name"),
-        "first_seen_at": normalize(raw.get("first_seen_at")),
-        "last_seen_at": normalize(raw.get("last_seen_at")),
-        "last_form_submission_at": normalize(raw.get("last_form_submission_at")),
-        "last_tracking_event_at": normalize(raw.get("last_tracking_event_at")),
+        **pick(raw, "uuid remote_id email display_name " + stamps, stamps),
         "attributes": raw.get("attributes"),
-        "segments": [old_contact_segment(s) for s in segments] if segments is not None else None,
+        "segments": None
+        if segments is None
+        else [
+            pick(s, "uuid name created_at updated_at", "created_at updated_at") for s in segments
+        ],
         "account": old_account(raw.get("account")),
     }
 
 
 def old_segment(raw):
-    return {"uuid": raw.get("uuid"), "name": raw.get("name"), "is_manual": raw.get("is_manual")}
+    return pick(raw, "uuid name is_manual")
 
 
 def old_response(raw):
     form = raw.get("form") if isinstance(raw.get("form"), dict) else None
     person = raw.get("contact")
+    stamps = (
+        "first_shown_at last_shown_at first_data_reception_at last_data_reception_at "
+        "completed_at received_at dismissed_at"
+    )
+    fields = (
+        "first_shown_at last_shown_at show_counter first_data_reception_at "
+        "last_data_reception_at completed_at received_at dismissed_at data tags"
+    )
     return {
         "uuid": raw.get("uuid"),
         "form_uuid": form.get("uuid") if form else None,
-        "form": {"uuid": form.get("uuid"), "name": form.get("name")} if form else None,
-        "first_shown_at": normalize(raw.get("first_shown_at")),
-        "last_shown_at": normalize(raw.get("last_shown_at")),
-        "show_counter": raw.get("show_counter"),
-        "first_data_reception_at": normalize(raw.get("first_data_reception_at")),
-        "last_data_reception_at": normalize(raw.get("last_data_reception_at")),
-        "completed_at": normalize(raw.get("completed_at")),
-        "received_at": normalize(raw.get("received_at")),
-        "dismissed_at": normalize(raw.get("dismissed_at")),
-        "data": raw.get("data"),
-        "tags": raw.get("tags"),
+        "form": pick(form, "uuid name") if form else None,
+        **pick(raw, fields, stamps),
         "contact": {
-            "uuid": person.get("uuid"),
-            "remote_id": person.get("remote_id"),
-            "email": person.get("email"),
-            "display_name": person.get("display_name"),
-            "attributes": person.get("attributes"),
+            **pick(person, "uuid remote_id email display_name attributes"),
             "account": old_account(person.get("account")),
         }
         if isinstance(person, dict)
@@ -97,42 +81,18 @@ def old_response(raw):
 
 
 def old_form(raw):
-    return {
-        "uuid": raw.get("uuid"),
-        "name": raw.get("name"),
-        "channels": raw.get("channels"),
-        "created_at": normalize(raw.get("created_at")),
-        "updated_at": normalize(raw.get("updated_at")),
-        "published_at": normalize(raw.get("published_at")),
-        "archived_at": normalize(raw.get("archived_at")),
-        "first_form_view_at": normalize(raw.get("first_form_view_at")),
-        "last_form_view_at": normalize(raw.get("last_form_view_at")),
-        "responses_count": raw.get("responses_count"),
-        "views_count": raw.get("views_count"),
-        "folder": raw.get("folder"),
-        "page_url": raw.get("page_url"),
-        "config": raw.get("config"),
-    }
-
-
-OLD_USAGE_KEYS = (
-    "plan",
-    "mtu_count",
-    "mtu_limit",
-    "mpv_count",
-    "mpv_limit",
-    "msr_count",
-    "msr_limit",
-    "mte_count",
-)
+    stamps = "created_at updated_at published_at archived_at first_form_view_at last_form_view_at"
+    counts = "responses_count views_count folder page_url config"
+    return pick(raw, f"uuid name channels {stamps} {counts}", stamps)
 
 
 def old_account_usage(body, extracted_at):
     raw = body.get("subscription")
     subscription = raw if isinstance(raw, dict) else {}
+    counters = "plan mtu_count mtu_limit mpv_count mpv_limit msr_count msr_limit mte_count"
     return {
         "extracted_at": extracted_at,
-        **{key: subscription.get(key) for key in OLD_USAGE_KEYS},
+        **pick(subscription, counters),
         "subscription": subscription,
         "environments": body.get("environments"),
     }
