@@ -34,6 +34,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
+from typing_extensions import override
+
 from tap_refiner.client import RefinerStream
 from tap_refiner.timestamps import format_param, format_utc, normalize, parse
 from tap_refiner.windows import Window, date_windows
@@ -42,6 +44,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from singer_sdk.helpers.types import Context, Record
+
+    from refiner_http.page_reader import PageToken
 
 #: Where a first run's catch-all window starts (an example value in refiner-api.md §3.6).
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -54,16 +58,17 @@ class WindowedResponsesStream(RefinerStream):
     replication_key = "last_data_reception_at"
 
     # -- settings ---------------------------------------------------------------------------
-    def query_params(self, context: Context | None) -> dict[str, Any]:
-        """``include``, ``with_attributes``, ``form_uuids[]`` and the window bounds."""
+    @override
+    def get_url_params(
+        self, context: Context | None, next_page_token: PageToken | None
+    ) -> dict[str, Any]:
+        """``include``, ``with_attributes``, ``form_uuids[]``, the window bounds, paging."""
         params: dict[str, Any] = {"include": self.config.get("responses_include", "completed")}
         if self.config.get("with_attributes"):
             params["with_attributes"] = 1
         if form_uuids := self.config.get("form_uuids"):
             params["form_uuids[]"] = list(form_uuids)
-        if context:
-            params.update(context)
-        return params
+        return {**params, **(context or {}), **super().get_url_params(context, next_page_token)}
 
     # -- the windows ------------------------------------------------------------------------
     def _bookmark(self, context: Context | None) -> datetime | None:
@@ -75,7 +80,7 @@ class WindowedResponsesStream(RefinerStream):
 
     def _oldest_response(self) -> datetime | None:
         """Reception time of the oldest response matching the filters, or None if none."""
-        probe = {**self.query_params(None), "page_length": 1}
+        probe = {**self.get_url_params(None, None), "page_length": 1}
         body = self.fetch(self.path, probe)
         items = body.get("items") if isinstance(body, dict) else None
         if not items:
@@ -119,6 +124,7 @@ class WindowedResponsesStream(RefinerStream):
         moment = signpost if isinstance(signpost, datetime) else datetime.now(timezone.utc)
         return moment.replace(microsecond=0)
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Raw responses of each window (fully paged), then the window's bookmark."""
         for window in self.windows(context):
@@ -140,6 +146,7 @@ class WindowedResponsesStream(RefinerStream):
         if self.get_batch_config(self.config) is None:
             self._write_state_message()
 
+    @override
     def _increment_stream_state(
         self,
         latest_record: Record,

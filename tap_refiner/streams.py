@@ -1,9 +1,16 @@
-"""The tap's streams: thin declarations over ``RefinerStream`` and the shapes."""
+"""The tap's streams, each declared once: name, path, keys, bookmark, schema, rows.
+
+A stream whose rows are its API objects projected onto its schema declares nothing more
+(``RefinerStream.post_process`` projects them); a stream that restructures says how in
+``get_records`` (``tap_refiner.shapes``), and its rows are projected all the same.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
+
+from typing_extensions import override
 
 from tap_refiner import schemas, shapes
 from tap_refiner.client import RefinerStream
@@ -15,11 +22,26 @@ if TYPE_CHECKING:
 
     from singer_sdk.helpers.types import Context
 
-FORMS_LIST_PARAMS: Mapping[str, Any] = {
+    from refiner_http.page_reader import PageToken
+
+#: The forms listing: every survey, archived ones included, with info and config.
+FORMS_LISTING_PARAMS: Mapping[str, Any] = {
     "list": "all_with_archived",
     "include_info": 1,
     "include_config": 1,
 }
+#: Settings of ``contacts`` sent as filters: query parameter -> setting.
+CONTACTS_FILTERS: Mapping[str, str] = {
+    "order_by": "contacts_order_by",
+    "segment_uuid": "contacts_segment_uuid",
+    "form_uuid": "contacts_form_uuid",
+    "search": "contacts_search",
+}
+
+
+def forms_listing(stream: RefinerStream) -> list[dict[str, Any]]:
+    """The forms listing, read once per run for ``forms``, ``questions`` and ``reports``."""
+    return stream.shared_items("/forms", FORMS_LISTING_PARAMS)
 
 
 class ContactsStream(RefinerStream):
@@ -30,15 +52,14 @@ class ContactsStream(RefinerStream):
     primary_keys = ("uuid",)
     schema = schemas.CONTACTS
 
-    def query_params(self, context: Context | None) -> dict[str, Any]:  # noqa: ARG002 - SDK hook signature
+    @override
+    def get_url_params(
+        self, context: Context | None, next_page_token: PageToken | None
+    ) -> dict[str, Any]:
         """``order_by``, ``segment_uuid``, ``form_uuid`` and ``search`` when set."""
-        settings = {
-            "order_by": "contacts_order_by",
-            "segment_uuid": "contacts_segment_uuid",
-            "form_uuid": "contacts_form_uuid",
-            "search": "contacts_search",
-        }
-        return {param: self.config[key] for param, key in settings.items() if self.config.get(key)}
+        config = self.config
+        filters = {param: config[key] for param, key in CONTACTS_FILTERS.items() if config.get(key)}
+        return {**filters, **super().get_url_params(context, next_page_token)}
 
     @property
     def max_contacts(self) -> int:
@@ -46,11 +67,13 @@ class ContactsStream(RefinerStream):
         return int(self.config.get("max_contacts") or 0)
 
     @property
+    @override
     def page_length(self) -> int:
         """No larger pages than ``max_contacts`` needs."""
         limit = self.max_contacts
         return min(super().page_length, limit) if limit else super().page_length
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Stop requesting pages once ``max_contacts`` contacts were read."""
         limit = self.max_contacts
@@ -58,10 +81,6 @@ class ContactsStream(RefinerStream):
             yield raw
             if limit and count >= limit:
                 return
-
-    def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict | None:  # noqa: ARG002 - SDK hook signature
-        """Shape to the schema."""
-        return shapes.contact(row)
 
 
 class SegmentsStream(RefinerStream):
@@ -72,11 +91,8 @@ class SegmentsStream(RefinerStream):
     primary_keys = ("uuid",)
     schema = schemas.SEGMENTS
 
-    def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict | None:  # noqa: ARG002 - SDK hook signature
-        """Shape to the schema."""
-        return shapes.segment(row)
-
-    def get_child_context(self, record: dict, context: Context | None) -> dict:  # noqa: ARG002 - SDK hook signature
+    @override
+    def get_child_context(self, record: dict, context: Context | None) -> dict:
         """Each segment is one partition of ``segment_memberships``."""
         return {"segment_uuid": record["uuid"]}
 
@@ -96,10 +112,15 @@ class SegmentMembershipsStream(RefinerStream):
     replication_key = "entered_at"
     schema = schemas.SEGMENT_MEMBERSHIPS
 
-    def query_params(self, context: Context | None) -> dict[str, Any]:
+    @override
+    def get_url_params(
+        self, context: Context | None, next_page_token: PageToken | None
+    ) -> dict[str, Any]:
         """Only the partition's segment."""
-        return {"segment_uuid": (context or {})["segment_uuid"]}
+        segment = {"segment_uuid": (context or {})["segment_uuid"]}
+        return {**segment, **super().get_url_params(context, next_page_token)}
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Membership rows newer than the partition's bookmark."""
         segment_uuid = (context or {})["segment_uuid"]
@@ -120,9 +141,12 @@ class ResponsesStream(WindowedResponsesStream):
     primary_keys = ("uuid",)
     schema = schemas.RESPONSES
 
-    def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict | None:  # noqa: ARG002 - SDK hook signature
-        """Shape to the schema."""
-        return shapes.response(row)
+    @override
+    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
+        """The response with ``form_uuid`` lifted out of ``form`` for joins."""
+        form = shapes.response_form(row)
+        lifted = {**row, "form": form, "form_uuid": form.get("uuid") if form else None}
+        return super().post_process(lifted, context)
 
 
 class AnswersStream(WindowedResponsesStream):
@@ -138,24 +162,25 @@ class AnswersStream(WindowedResponsesStream):
     replication_key = "answered_at"
     schema = schemas.ANSWERS
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Explode each response of each window into its answers."""
         for raw in super().get_records(context):
-            yield from shapes.answers(shapes.response(raw))
+            yield from shapes.answers(raw)
 
 
 class FormsStream(RefinerStream):
-    """Every survey, archived ones included, with info and config."""
+    """Every survey, archived ones included, with info and config (the shared listing)."""
 
     name = "forms"
     path = "/forms"
     primary_keys = ("uuid",)
     schema = schemas.FORMS
-    base_params = FORMS_LIST_PARAMS
 
-    def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict | None:  # noqa: ARG002 - SDK hook signature
-        """Shape to the schema."""
-        return shapes.form(row)
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """The forms listing, as read once for the run."""
+        yield from forms_listing(self)
 
 
 class QuestionsStream(RefinerStream):
@@ -165,11 +190,11 @@ class QuestionsStream(RefinerStream):
     path = "/forms"
     primary_keys = ("form_uuid", "question_id")
     schema = schemas.QUESTIONS
-    base_params = FORMS_LIST_PARAMS
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """Explode each form into its questions."""
-        for raw in super().get_records(context):
+        """Explode each form of the shared listing into its questions."""
+        for raw in forms_listing(self):
             yield from shapes.questions(raw)
 
 
@@ -181,10 +206,20 @@ class AccountStream(RefinerStream):
     primary_keys = ("extracted_at",)
     schema = schemas.ACCOUNT_USAGE
     paged = False
+    as_sent = ("environments",)  # every key the API sends; the schema names the usual ones
 
-    def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict | None:  # noqa: ARG002 - SDK hook signature
-        """Flatten the subscription counters and stamp the snapshot."""
-        return shapes.account_usage(row, format_utc(datetime.now(timezone.utc)))
+    @override
+    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
+        """The subscription's counters lifted to the top, stamped with the snapshot's time."""
+        raw = row.get("subscription")
+        subscription = raw if isinstance(raw, dict) else {}
+        snapshot = {
+            **subscription,
+            "subscription": subscription,
+            "environments": row.get("environments"),
+            "extracted_at": format_utc(datetime.now(timezone.utc)),
+        }
+        return super().post_process(snapshot, context)
 
 
 class ReportsStream(RefinerStream):
@@ -205,7 +240,10 @@ class ReportsStream(RefinerStream):
     schema = schemas.REPORTS
     paged = False
 
-    def query_params(self, context: Context | None) -> dict[str, Any]:
+    @override
+    def get_url_params(
+        self, context: Context | None, next_page_token: PageToken | None
+    ) -> dict[str, Any]:
         """The report's type, form and day."""
         ctx = dict(context or {})
         return {
@@ -213,6 +251,7 @@ class ReportsStream(RefinerStream):
             "form_uuids[]": [ctx["form_uuid"]],
             "date_range_start": f"{ctx['date']} 00:00:00",
             "date_range_end": f"{ctx['date_end']} 00:00:00",
+            **super().get_url_params(context, next_page_token),
         }
 
     def days(self) -> list[tuple[str, str]]:
@@ -222,15 +261,14 @@ class ReportsStream(RefinerStream):
         firsts = [today - timedelta(days=n) for n in range(count - 1, -1, -1)]
         return [(d.isoformat(), (d + timedelta(days=1)).isoformat()) for d in firsts]
 
-    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:  # noqa: ARG002 - SDK hook signature
-        """Ask every (form, type, day) and emit one row each."""
-        form_uuids = [f["uuid"] for f in self.fetch_items("/forms", {"list": "all_with_archived"})]
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """Ask every (form, type, day) and emit one row each, keyed by the three."""
+        form_uuids = [form["uuid"] for form in forms_listing(self)]
         types = list(self.config.get("report_types") or ("nps", "csat", "ratings"))
         for form_uuid in form_uuids:
             for report_type in types:
                 for day, next_day in self.days():
-                    ctx = {"form_uuid": form_uuid, "type": report_type, "date": day}
-                    for body in self.request_records({**ctx, "date_end": next_day}):
-                        yield shapes.report(
-                            body, form_uuid=form_uuid, report_type=report_type, day=day
-                        )
+                    key = {"form_uuid": form_uuid, "type": report_type, "date": day}
+                    for body in self.request_records({**key, "date_end": next_day}):
+                        yield {**body, **key}

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
+from typing_extensions import override
 
 from refiner_http.settings import (
     CONNECTION_SETTINGS,
@@ -17,6 +18,7 @@ from refiner_http.settings import (
     raise_if_invalid,
 )
 from tap_refiner import streams
+from tap_refiner.client import SharedListings
 from tap_refiner.timestamps import parse
 from tap_refiner.webhook_events import WEBHOOK_SETTINGS, WebhookEventsStream
 
@@ -172,6 +174,12 @@ class TapRefiner(Tap):
         """One pacing/retry policy for the whole run, shared by every stream."""
         return policy_from_config(self.config, log=self.logger)
 
+    @cached_property
+    def shared_listings(self) -> SharedListings:
+        """Listings several streams read (the forms), read once for the whole run."""
+        return SharedListings()
+
+    @override
     def discover_streams(self) -> list[Stream]:
         """Every stream of the tap; ``webhook_events`` is empty unless ``webhook_store`` is set."""
         return [stream_type(tap=self) for stream_type in STREAM_TYPES]

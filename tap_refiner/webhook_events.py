@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from singer_sdk import Stream
 from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from typing_extensions import override
 
 from refiner_webhooks.store import read_events, read_store_id
 
@@ -95,6 +96,7 @@ class WebhookEventsStream(Stream):
             state["store_id"] = store_id
         return after_seq
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Stored events after the bookmark, oldest first."""
         store = self.config.get("webhook_store")
