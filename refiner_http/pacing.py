@@ -4,13 +4,17 @@ Refiner allows 4000 requests per minute per key and 100 per minute per user id, 
 beyond that. We never rely on 429s: requests are spaced evenly (a GCRA, i.e. a token bucket
 with a small burst) at slightly under the limit, so any 60-second window, sliding or fixed,
 holds no more than the limit even with network jitter.
+
+The pacers hold only the arithmetic; where the schedules live (this process, or a file every
+process using the key shares) is ``refiner_http.schedule``.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
+
+from refiner_http.schedule import LocalSchedule, Schedule, user_schedule_name
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
@@ -18,6 +22,7 @@ Sleep = Callable[[float], None]
 MINUTE = 60.0
 DEFAULT_HEADROOM = 0.02  # pace 2% under the limit so jitter in arrival times never tips it over
 DEFAULT_BURST = 4
+KEY_SCHEDULE = "key"
 
 
 def _positive(per_minute: float) -> float:
@@ -37,9 +42,10 @@ class Pacer:
 
     ``reserve()`` books the next slot and returns how long to wait for it; ``acquire()`` books
     and sleeps. ``hold(seconds)`` pushes every future slot back, used when the API says 429.
+    With a shared ``schedule``, every process using it books from the same timeline.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - each knob is injectable for tests
         self,
         per_minute: float,
         *,
@@ -47,6 +53,7 @@ class Pacer:
         headroom: float = DEFAULT_HEADROOM,
         clock: Clock = time.monotonic,
         sleep: Sleep = patchable_sleep,
+        schedule: Schedule | None = None,
     ) -> None:
         """Validate the rate; burst is how many calls may go back to back after idling."""
         _positive(per_minute)
@@ -54,19 +61,20 @@ class Pacer:
         budget = per_minute * (1.0 - headroom) - max(burst - 1, 0)
         self.interval = MINUTE / max(budget, 1.0)
         self._tolerance = self.interval * max(burst - 1, 0)
-        self._tat = 0.0  # theoretical arrival time of the next call
-        self._lock = threading.Lock()
+        self._schedule = schedule if schedule is not None else LocalSchedule()
         self._clock = clock
         self._sleep = sleep
 
     def reserve(self, not_before: float | None = None) -> float:
         """Book the next free slot at or after ``not_before``; return seconds to wait for it."""
-        with self._lock:
-            now = self._clock()
-            start = now if not_before is None else max(now, not_before)
-            slot = max(start, self._tat - self._tolerance)
-            self._tat = max(self._tat, slot) + self.interval
-            return slot - now
+        now = self._clock()
+        start = now if not_before is None else max(now, not_before)
+
+        def book(tat: float) -> tuple[float, float]:
+            slot = max(start, tat - self._tolerance)
+            return max(tat, slot) + self.interval, slot - now
+
+        return self._schedule.update(KEY_SCHEDULE, book, now)
 
     def acquire(self) -> float:
         """Wait for the next slot; return how long we waited."""
@@ -77,9 +85,10 @@ class Pacer:
 
     def hold(self, seconds: float) -> None:
         """Push every future slot at least ``seconds`` from now (after a 429)."""
-        with self._lock:
-            # + tolerance: the burst allowance must not let a call in before ``seconds``.
-            self._tat = max(self._tat, self._clock() + seconds + self._tolerance)
+        now = self._clock()
+        # + tolerance: the burst allowance must not let a call in before ``seconds``.
+        until = now + seconds + self._tolerance
+        self._schedule.update(KEY_SCHEDULE, lambda tat: (max(tat, until), None), now)
 
 
 class KeyedPacer:
@@ -96,32 +105,34 @@ class KeyedPacer:
         headroom: float = DEFAULT_HEADROOM,
         clock: Clock = time.monotonic,
         sleep: Sleep = patchable_sleep,
+        schedule: Schedule | None = None,
     ) -> None:
         """Per-key limits are small (100/min), so no burst: each key is spaced evenly."""
         self.interval = MINUTE / (_positive(per_minute) * (1.0 - headroom))
-        self._tat: dict[str, float] = {}
-        self._lock = threading.Lock()
+        self._schedule = schedule if schedule is not None else LocalSchedule()
         self._clock = clock
         self._sleep = sleep
         self._next_sweep = 0.0
 
     def reserve(self, key: str) -> float:
         """Book ``key``'s next slot; return seconds to wait for it."""
-        with self._lock:
-            now = self._clock()
-            if now >= self._next_sweep:
-                self._sweep(now)
-            slot = max(now, self._tat.get(key, 0.0))
-            self._tat[key] = slot + self.interval
-            return slot - now
+        now = self._clock()
+        if now >= self._next_sweep:
+            self._next_sweep = now + MINUTE
+            self._schedule.forget_idle(now)
+
+        def book(tat: float) -> tuple[float, float]:
+            slot = max(now, tat)
+            return slot + self.interval, slot - now
+
+        return self._schedule.update(user_schedule_name(key), book, now)
 
     def wait_time(self, key: str) -> float:
         """Seconds until ``key``'s next slot is free, without booking it.
 
         Lets a scheduler park a user's call instead of blocking a worker thread in ``acquire``.
         """
-        with self._lock:
-            return max(self._tat.get(key, 0.0) - self._clock(), 0.0)
+        return max(self._schedule.peek(user_schedule_name(key)) - self._clock(), 0.0)
 
     def acquire(self, key: str) -> float:
         """Wait for ``key``'s next slot; return how long we waited."""
@@ -132,15 +143,10 @@ class KeyedPacer:
 
     def hold(self, key: str, seconds: float) -> None:
         """Push ``key``'s next slot at least ``seconds`` from now."""
-        with self._lock:
-            self._tat[key] = max(self._tat.get(key, 0.0), self._clock() + seconds)
+        now = self._clock()
+        until = now + seconds
+        self._schedule.update(user_schedule_name(key), lambda tat: (max(tat, until), None), now)
 
     def __len__(self) -> int:
-        """How many keys are currently tracked."""
-        return len(self._tat)
-
-    def _sweep(self, now: float) -> None:
-        stale = [k for k, tat in self._tat.items() if tat < now - MINUTE]
-        for key in stale:
-            del self._tat[key]
-        self._next_sweep = now + MINUTE
+        """How many schedules are currently kept (users active within the last minute)."""
+        return len(self._schedule)

@@ -36,6 +36,7 @@ from refiner_http.errors import (
 )
 from refiner_http.pacing import Clock, KeyedPacer, Pacer, Sleep, patchable_sleep
 from refiner_http.redact import Redactor
+from refiner_http.schedule import LocalSchedule, Schedule
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator
@@ -122,13 +123,23 @@ class HttpPolicy:
         max_tries: int = DEFAULT_MAX_TRIES,
         backoff_cap: float = DEFAULT_BACKOFF_CAP,
         redactor: Redactor | None = None,
-        clock: Clock = time.monotonic,
+        clock: Clock | None = None,
         sleep: Sleep = patchable_sleep,
         log: logging.Logger | None = None,
+        schedule: Schedule | None = None,
     ) -> None:
-        """Build the pacers; ``clock``/``sleep`` are injectable for tests of pacing."""
-        self.key_pacer = Pacer(max_requests_per_minute, clock=clock, sleep=sleep)
-        self.user_pacer = KeyedPacer(max_requests_per_user_per_minute, clock=clock, sleep=sleep)
+        """Build the pacers on ``schedule`` (this process's own by default).
+
+        ``clock``/``sleep`` are injectable for tests of pacing; the clock defaults to the
+        schedule's (a shared file needs the wall clock every process agrees on).
+        """
+        schedule = schedule if schedule is not None else LocalSchedule()
+        clock = clock or schedule.clock
+        self.schedule = schedule
+        self.key_pacer = Pacer(max_requests_per_minute, clock=clock, sleep=sleep, schedule=schedule)
+        self.user_pacer = KeyedPacer(
+            max_requests_per_user_per_minute, clock=clock, sleep=sleep, schedule=schedule
+        )
         self.max_tries = max_tries
         self.backoff_cap = backoff_cap
         self.redactor = redactor or Redactor()

@@ -1,0 +1,191 @@
+"""Where pacing slots are booked: in this process, or in a file every process on the machine shares.
+
+Refiner's limits are per key (4000/min) and per user id (100/min), whoever spends them: an hourly
+extract overlapping the daily reverse sync, or two reverse syncs, must share one budget. A
+``Pacer`` keeps only the GCRA arithmetic; the *theoretical arrival time* (TAT) of each schedule
+lives in a store:
+
+- ``LocalSchedule``: a dict, for one process (tests, or ``pacing_dir: ""``);
+- ``SharedSchedule``: a small SQLite file in a per-user cache directory, named by a hash of the
+  API URL and key (never the key itself), one row per schedule. Each booking is one
+  read-modify-write under an exclusive ``flock`` (the kernel wakes the next waiter at once, where
+  SQLite's own busy handler would sleep in steps of milliseconds). A process killed with ``-9``
+  loses its ``flock`` with its file descriptors, so it never leaves the budget locked; it can
+  only have booked the slots it was about to use, which pass within a second.
+
+TATs in the shared file are wall-clock seconds (``time.time``: the one clock every process and
+a reboot agree on). A TAT implausibly far ahead (a clock stepped back, a stray file) is treated
+as free rather than obeyed.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+R = TypeVar("R")
+#: A step gets a schedule's TAT and returns its new TAT and the caller's result.
+Step = Callable[[float], tuple[float, R]]
+
+#: A booking further ahead than this is not believed (429 holds are seconds, bookings less).
+MAX_AHEAD_SECONDS = 600.0
+#: Schedules idle this long are deleted (per-user rows would otherwise grow with every user).
+IDLE_SECONDS = 60.0
+
+
+class Schedule(Protocol):
+    """Atomic read-modify-write of named TATs, on the clock ``clock`` the TATs are read on."""
+
+    clock: Callable[[], float]
+
+    def update(self, name: str, step: Step[R], now: float) -> R:
+        """Apply ``step`` to ``name``'s TAT atomically; return what ``step`` returned."""
+        ...
+
+    def peek(self, name: str) -> float:
+        """``name``'s TAT without booking anything (0 when unknown)."""
+        ...
+
+    def forget_idle(self, now: float) -> None:
+        """Drop schedules whose TAT is more than ``IDLE_SECONDS`` before ``now``."""
+        ...
+
+    def __len__(self) -> int:
+        """How many schedules are kept."""
+        ...
+
+
+def _believable(tat: float, now: float) -> float:
+    return 0.0 if tat > now + MAX_AHEAD_SECONDS else tat
+
+
+class LocalSchedule:
+    """TATs of this process only."""
+
+    def __init__(self) -> None:
+        """An empty dict under one lock."""
+        self._tat: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self.clock: Callable[[], float] = time.monotonic
+
+    def update(self, name: str, step: Step[R], now: float) -> R:
+        """See ``Schedule.update``."""
+        with self._lock:
+            tat, result = step(_believable(self._tat.get(name, 0.0), now))
+            self._tat[name] = tat
+            return result
+
+    def peek(self, name: str) -> float:
+        """See ``Schedule.peek``."""
+        return self._tat.get(name, 0.0)
+
+    def forget_idle(self, now: float) -> None:
+        """See ``Schedule.forget_idle``."""
+        with self._lock:
+            for name in [n for n, tat in self._tat.items() if tat < now - IDLE_SECONDS]:
+                del self._tat[name]
+
+    def __len__(self) -> int:
+        """See ``Schedule.__len__``."""
+        return len(self._tat)
+
+
+class SharedSchedule:
+    """TATs in a SQLite file shared by every process that opens the same path."""
+
+    def __init__(self, path: Path) -> None:
+        """Open (or create) the file and its lock file, private to this user."""
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.path = path
+        self.clock: Callable[[], float] = time.time
+        self._lock_fd = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        self._thread_lock = threading.Lock()
+        with self._exclusive():
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=OFF")  # a lost booking after a power cut is fine
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS schedule (name TEXT PRIMARY KEY, tat REAL NOT NULL)"
+            )
+        os.chmod(path, 0o600)  # noqa: PTH101 - the path may already exist with a wider mode
+
+    def _exclusive(self) -> _Flock:
+        return _Flock(self._thread_lock, self._lock_fd)
+
+    def update(self, name: str, step: Step[R], now: float) -> R:
+        """See ``Schedule.update``; one process at a time, whichever thread it comes from."""
+        with self._exclusive():
+            row = self._db.execute("SELECT tat FROM schedule WHERE name = ?", (name,)).fetchone()
+            tat, result = step(_believable(row[0] if row else 0.0, now))
+            self._db.execute(
+                "INSERT INTO schedule (name, tat) VALUES (?, ?)"
+                " ON CONFLICT(name) DO UPDATE SET tat = excluded.tat",
+                (name, tat),
+            )
+            return result
+
+    def peek(self, name: str) -> float:
+        """See ``Schedule.peek`` (a read needs no lock: WAL readers see the last booking)."""
+        with self._thread_lock:
+            row = self._db.execute("SELECT tat FROM schedule WHERE name = ?", (name,)).fetchone()
+        return float(row[0]) if row else 0.0
+
+    def forget_idle(self, now: float) -> None:
+        """See ``Schedule.forget_idle``."""
+        with self._exclusive():
+            self._db.execute("DELETE FROM schedule WHERE tat < ?", (now - IDLE_SECONDS,))
+
+    def __len__(self) -> int:
+        """See ``Schedule.__len__``."""
+        with self._thread_lock:
+            return int(self._db.execute("SELECT count(*) FROM schedule").fetchone()[0])
+
+    def close(self) -> None:
+        """Close the database and the lock file."""
+        with self._thread_lock:
+            self._db.close()
+            os.close(self._lock_fd)
+
+
+class _Flock:
+    """This process's thread lock, then the machine-wide ``flock`` on the lock file."""
+
+    def __init__(self, thread_lock: threading.Lock, fd: int) -> None:
+        self._thread_lock = thread_lock
+        self._fd = fd
+
+    def __enter__(self) -> None:
+        self._thread_lock.acquire()
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._thread_lock.release()
+            raise
+
+    def __exit__(self, *_exc: object) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._thread_lock.release()
+
+
+def default_pacing_dir() -> Path:
+    """``$XDG_CACHE_HOME/refiner-singer/pacing`` (``~/.cache`` when unset): per user, no root."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "refiner-singer" / "pacing"
+
+
+def shared_schedule_path(directory: Path, api_url: str, api_key: str) -> Path:
+    """The file for one Refiner environment: a hash of URL and key, so the key never shows."""
+    digest = hashlib.sha256(f"{api_url.rstrip('/')}\n{api_key}".encode()).hexdigest()[:24]
+    return directory / f"{digest}.sqlite"
+
+
+def user_schedule_name(user_key: str) -> str:
+    """A user's schedule row name; hashed so the file holds no user ids or emails."""
+    return "user:" + hashlib.sha256(user_key.encode()).hexdigest()[:20]
