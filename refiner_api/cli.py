@@ -22,8 +22,9 @@ import requests
 
 from refiner_http.client import DEFAULT_API_URL, RefinerClient, resolve_url
 from refiner_http.errors import RefinerError
-from refiner_http.policy import DEFAULT_MAX_TRIES, HttpPolicy
+from refiner_http.policy import DEFAULT_MAX_TRIES
 from refiner_http.redact import Redactor
+from refiner_http.settings import PACING_DIR, policy_from_config
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -146,8 +147,12 @@ def load_config(path: str | None) -> dict[str, Any]:
     return config
 
 
-def settings(args: argparse.Namespace) -> tuple[str, str]:
-    """The API key and URL; explicit sources (flags, the config file) beat the environment."""
+def settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The connection settings; explicit sources (flags, the config file) beat the environment.
+
+    The same names as the plugins' settings, so the same config file works, and the call books
+    its pacing slot in the schedule the tap and target share for this key (``pacing_dir``).
+    """
     config = load_config(args.config)
     api_key = config.get("api_key") or os.environ.get("REFINER_API_KEY")
     if not api_key:
@@ -159,7 +164,12 @@ def settings(args: argparse.Namespace) -> tuple[str, str]:
         or os.environ.get("REFINER_API_URL")
         or DEFAULT_API_URL
     )
-    return str(api_key), str(api_url)
+    return {
+        **{k: v for k, v in config.items() if k == PACING_DIR.name},
+        "api_key": str(api_key),
+        "api_url": str(api_url),
+        "max_tries": max(args.max_tries, 1),
+    }
 
 
 def _print_json(value: Any, *, indent: int | None) -> None:  # noqa: ANN401 - any JSON value
@@ -209,14 +219,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     redact = Redactor()
     try:
-        api_key, api_url = settings(args)
+        config = settings(args)
     except UsageError as exc:
         _fail(redact, str(exc), USAGE_ERROR)
+    api_key, api_url = config["api_key"], config["api_url"]
     redact.add(api_key)
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(redact.logging_filter())
     logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
-    policy = HttpPolicy(redactor=redact, max_tries=max(args.max_tries, 1))
+    policy = policy_from_config(config, log=logging.getLogger("refiner-api"), redactor=redact)
     try:
         with RefinerClient(api_key, api_url, policy=policy) as client:
             call(client, args)

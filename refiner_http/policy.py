@@ -45,6 +45,8 @@ T = TypeVar("T")
 
 UNKNOWN_KEY_MESSAGE = "API key not valid or does not exist"
 DEFAULT_MAX_TRIES = 8
+KEY_LIMIT_PER_MINUTE = 4000  # refiner-api.md §1.3
+USER_LIMIT_PER_MINUTE = 100
 DEFAULT_BACKOFF_CAP = 60.0
 DEFAULT_RETRY_AFTER = 1.0
 MAX_MESSAGE_CHARS = 500
@@ -118,8 +120,8 @@ class HttpPolicy:
     def __init__(  # noqa: PLR0913 - each knob is a documented setting
         self,
         *,
-        max_requests_per_minute: float = 4000,
-        max_requests_per_user_per_minute: float = 100,
+        max_requests_per_minute: float = KEY_LIMIT_PER_MINUTE,
+        max_requests_per_user_per_minute: float = USER_LIMIT_PER_MINUTE,
         max_tries: int = DEFAULT_MAX_TRIES,
         backoff_cap: float = DEFAULT_BACKOFF_CAP,
         redactor: Redactor | None = None,

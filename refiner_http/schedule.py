@@ -174,6 +174,24 @@ class _Flock:
         self._thread_lock.release()
 
 
+STALE_FILE_SECONDS = 7 * 86_400
+
+
+def open_shared_schedule(directory: Path, api_url: str, api_key: str) -> SharedSchedule:
+    """The schedule file of this Refiner environment, sweeping week-old files of others.
+
+    A file untouched for a week belongs to no running process (every call books a slot in
+    it), so removing it frees the folder of environments that are gone (e.g. test emulators).
+    """
+    path = shared_schedule_path(directory, api_url, api_key)
+    if not path.exists() and directory.is_dir():
+        cutoff = time.time() - STALE_FILE_SECONDS
+        for old in directory.iterdir():
+            if old.stem.split(".")[0] != path.stem and old.stat().st_mtime < cutoff:
+                old.unlink(missing_ok=True)
+    return SharedSchedule(path)
+
+
 def default_pacing_dir() -> Path:
     """``$XDG_CACHE_HOME/refiner-singer/pacing`` (``~/.cache`` when unset): per user, no root."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")

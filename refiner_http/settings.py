@@ -12,21 +12,26 @@ them together with :func:`raise_if_invalid`.
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
 from refiner_http.client import DEFAULT_API_URL, DEFAULT_TIMEOUT
-from refiner_http.policy import DEFAULT_MAX_TRIES, HttpPolicy
+from refiner_http.policy import (
+    DEFAULT_MAX_TRIES,
+    KEY_LIMIT_PER_MINUTE,
+    USER_LIMIT_PER_MINUTE,
+    HttpPolicy,
+)
 from refiner_http.redact import Redactor
+from refiner_http.schedule import default_pacing_dir, open_shared_schedule
 
 if TYPE_CHECKING:
     import logging
     from collections.abc import Iterable, Mapping
 
-KEY_LIMIT_PER_MINUTE = 4000  # refiner-api.md §1.3
-USER_LIMIT_PER_MINUTE = 100
 
 API_KEY = th.Property(
     "api_key",
@@ -77,7 +82,24 @@ MAX_REQUESTS_PER_USER_PER_MINUTE = th.Property(
     description="Pacing per user id or email (Refiner allows 100/min per user).",
 )
 
-CONNECTION_SETTINGS = (API_KEY, API_URL, REQUEST_TIMEOUT, MAX_REQUESTS_PER_MINUTE, MAX_TRIES)
+PACING_DIR = th.Property(
+    "pacing_dir",
+    th.StringType,
+    description="Folder of the pacing schedule shared by every tap-refiner, target-refiner and "
+    "refiner-api process on this machine that uses this `api_url` and `api_key`, so together "
+    "they stay under Refiner's limits (one small SQLite file named by a hash, never the key). "
+    "Default: `$XDG_CACHE_HOME/refiner-singer/pacing` (`~/.cache/...`). Several machines on "
+    "one key: give each a share of `max_requests_per_minute`.",
+)
+
+CONNECTION_SETTINGS = (
+    API_KEY,
+    API_URL,
+    REQUEST_TIMEOUT,
+    MAX_REQUESTS_PER_MINUTE,
+    MAX_TRIES,
+    PACING_DIR,
+)
 
 
 def setting(config: Mapping[str, Any], prop: th.Property) -> Any:  # noqa: ANN401 - any setting
@@ -106,8 +128,8 @@ def connection_errors(config: Mapping[str, Any]) -> list[str]:
 
 
 def api_url_errors(config: Mapping[str, Any]) -> list[str]:
-    """``api_url`` must be an http(s) URL (the tap checks it before any stream exists)."""
-    if str(config.get("api_url") or "").startswith(("http://", "https://")):
+    """``api_url`` must be an http(s) URL (unset or empty: the default)."""
+    if str(setting(config, API_URL)).startswith(("http://", "https://")):
         return []
     return ["Setting `api_url` must be an http(s) URL such as " + DEFAULT_API_URL]
 
@@ -131,10 +153,18 @@ def policy_from_config(
     config: Mapping[str, Any], *, log: logging.Logger, redactor: Redactor | None = None
 ) -> HttpPolicy:
     """The run's one ``HttpPolicy``, from the shared settings (and the target's per-user one)."""
+    api_key = str(config.get("api_key") or "")
+    pacing_dir = config.get(PACING_DIR.name)
+    schedule = open_shared_schedule(
+        Path(pacing_dir) if pacing_dir else default_pacing_dir(),
+        str(setting(config, API_URL)),
+        api_key,
+    )
     return HttpPolicy(
         max_requests_per_minute=float(setting(config, MAX_REQUESTS_PER_MINUTE)),
         max_requests_per_user_per_minute=float(setting(config, MAX_REQUESTS_PER_USER_PER_MINUTE)),
         max_tries=int(setting(config, MAX_TRIES)),
-        redactor=redactor or Redactor([str(config.get("api_key") or "")]),
+        redactor=redactor or Redactor([api_key]),
         log=log,
+        schedule=schedule,
     )

@@ -5,8 +5,9 @@ Threads and their jobs:
 - the main (SDK) thread maps a row and calls :meth:`Sender.submit`. When the user has nothing in
   flight it checks the ledger right there (an unchanged identify is acknowledged at once, which is
   what makes a re-sync fast); otherwise the call joins that user's FIFO queue;
-- ``max_concurrency`` workers send calls through the shared ``refiner_http`` policy (per-key and
-  per-user pacing, ``Retry-After``, retries, error classification);
+- workers send calls through the shared ``refiner_http`` policy (per-key and per-user pacing,
+  ``Retry-After``, retries, error classification); there are as many as the observed latency
+  needs to reach the key's rate, up to ``max_concurrency`` (``concurrency.py``);
 - a scheduler parks a user's next call until that user's pacing slot is free (read with
   ``KeyedPacer.wait_time``), so one busy user never occupies a worker while it waits: the other
   users' rows keep flowing (no head-of-line blocking);
@@ -47,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 from refiner_http import RefinerApiError, RefinerAuthError, RefinerEndpointError
 from refiner_http.policy import RETRYABLE_EXCEPTIONS
+from target_refiner.concurrency import Concurrency
 from target_refiner.errors import RunStoppedError
 from target_refiner.ledger import LedgerWrite
 from target_refiner.mapping_settings import DELETE_CONTACT
@@ -141,14 +143,15 @@ class Sender:
         self._parked: list[tuple[float, int, Job]] = []
         self._parked_cond = threading.Condition()
         self._tie = itertools.count()
-        self._threads = [
-            threading.Thread(target=self._work, name=f"sender-{i}", daemon=True)
-            for i in range(max(max_concurrency, 1))
-        ]
-        self._threads.append(threading.Thread(target=self._schedule, name="scheduler", daemon=True))
+        self._concurrency = Concurrency(
+            cap=max_concurrency, calls_per_second=1.0 / client.policy.key_pacer.interval
+        )
+        self._workers: list[threading.Thread] = []
+        self._scheduler = threading.Thread(target=self._schedule, name="scheduler", daemon=True)
         self._committer = threading.Thread(target=self._commit_loop, name="committer", daemon=True)
-        for thread in [*self._threads, self._committer]:
-            thread.start()
+        self._scheduler.start()
+        self._committer.start()
+        self._grow(self._concurrency.start)
 
     # -- main thread ----------------------------------------------------------------------
     def submit(self, stream: str, record: dict[str, Any], call: ApiCall) -> None:
@@ -206,14 +209,31 @@ class Sender:
 
     def close(self) -> None:
         """Stop every thread (after ``flush``, or on failure)."""
-        self._stop.set()
-        for _ in self._threads:
+        with self._lock:
+            self._stop.set()  # under the lock: no worker is added after this
+            workers = list(self._workers)
+        for _ in workers:
             self._ready.put(None)
         with self._parked_cond:
             self._parked_cond.notify_all()
         self._commits.put(None)
-        for thread in [*self._threads, self._committer]:
+        for thread in [*workers, self._scheduler, self._committer]:
             thread.join(timeout=10)
+
+    @property
+    def workers(self) -> int:
+        """Worker threads started so far (they follow the latency, up to ``max_concurrency``)."""
+        return len(self._workers)
+
+    def _grow(self, wanted: int) -> None:
+        """Start workers until ``wanted`` run (the main thread and workers may both ask)."""
+        with self._lock:
+            while len(self._workers) < wanted and not self._stop.is_set():
+                worker = threading.Thread(
+                    target=self._work, name=f"sender-{len(self._workers)}", daemon=True
+                )
+                self._workers.append(worker)
+                worker.start()
 
     # -- helpers --------------------------------------------------------------------------
     def _job(
@@ -292,7 +312,7 @@ class Sender:
             if done is not None:
                 return Outcome(job, done)
         try:
-            self.client.send(
+            answer = self.client.send(
                 call.method,
                 call.path,
                 params=call.params,
@@ -314,6 +334,9 @@ class Sender:
                 )
             )
             return None
+        wanted = self._concurrency.observe(answer.elapsed.total_seconds())
+        if wanted > len(self._workers):
+            self._grow(wanted)
         return Outcome(job, "sent")
 
     # -- committer thread -----------------------------------------------------------------

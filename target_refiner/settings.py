@@ -22,6 +22,7 @@ from refiner_http.settings import (
     MAX_REQUESTS_PER_USER_PER_MINUTE,
     REQUEST_TIMEOUT,
     api_key_errors,
+    api_url_errors,
     connection_errors,
     count_setting,
     positive_number_errors,
@@ -42,7 +43,11 @@ if TYPE_CHECKING:
 DEFAULT_STATE_DIR = ".target-refiner"
 
 MAX_CONCURRENCY = count_setting(
-    "max_concurrency", 8, "Calls in flight at once (bounded worker threads)."
+    "max_concurrency",
+    128,
+    "Most calls in flight at once (worker threads). The target keeps as many in flight as "
+    "Refiner's observed latency needs to reach `max_requests_per_minute` (rate x latency), "
+    "starting at 4; 128 covers 1.5 s per call.",
 )
 STATE_DIR = th.Property(
     "state_dir",
@@ -143,6 +148,7 @@ def check_settings(config: Mapping[str, Any]) -> list[str]:
     """Checks JSON schema cannot express (mappings, ratios, a blank key); each names the setting."""
     return [
         *connection_errors(config),
+        *api_url_errors(config),
         *positive_number_errors(config, (MAX_CONCURRENCY, MAX_REQUESTS_PER_USER_PER_MINUTE)),
         *_reject_ratio_errors(config),
         *api_key_errors(config),
