@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, TypeVar
 import requests
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator
+    from collections.abc import Callable, Generator, Iterable
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -63,7 +63,7 @@ class FetchAhead:
         if self.stopping.is_set():
             raise CancelledError
 
-    def in_order(self, func: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+    def in_order(self, func: Callable[[T], R], items: Iterable[T]) -> Generator[R, None, None]:
         """``func(item)`` for every item, run ahead on the pool, yielded in the items' order."""
         if self.workers == 1:
             for item in items:

@@ -39,6 +39,7 @@ How this meets the SDK's state machinery:
 from __future__ import annotations
 
 import json
+from contextlib import closing
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -149,15 +150,15 @@ class WindowedResponsesStream(RefinerStream):
         """
         shared = self.tap.shared_windows
         shared.start(self.name, self._windowed_readers())
+        windows = self.windows(context)
         ahead = self.fetch_ahead()
-        try:
-            windows = self.windows(context)
-            reads = ahead.in_order(lambda window: self._read_window(window, ahead), windows)
-            for window, spooled in zip(windows, reads, strict=True):
-                if spooled is not None:
-                    yield from spooled.items()
-                    shared.written(spooled)
-                self._complete_window(context, window)
+        try:  # closing(): the reading threads are stopped and awaited before finish()
+            with closing(ahead.in_order(lambda w: self._read_window(w, ahead), windows)) as reads:
+                for window, spooled in zip(windows, reads, strict=True):
+                    if spooled is not None:
+                        yield from spooled.items()
+                        shared.written(spooled)
+                    self._complete_window(context, window)
         finally:
             shared.finish()
 

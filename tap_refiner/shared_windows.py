@@ -14,19 +14,18 @@ each of them twice cost a second pass over every window, so:
   bounds). Nothing is kept once the last of them has started and written it;
 - the first run's guess of the oldest response (one or two requests) is made once.
 
-The spool folder is a temporary directory removed when the tap is collected or the process
-exits; a process killed with ``-9`` leaves it in the system's temporary directory.
+Spools are anonymous temporary files (``tempfile.TemporaryFile``): the system removes them when
+they are closed or the process ends, ``kill -9`` included. A window being read or waiting to be
+written has its own file (at most ``max_concurrent_requests`` + 1 of them); a window kept for a
+later stream is copied into one file of kept windows, so a run of many windows holds few files.
 """
 
 from __future__ import annotations
 
-import itertools
 import shutil
 import tempfile
 import threading
-import weakref
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import msgspec
 
@@ -39,32 +38,36 @@ _decoder = msgspec.json.Decoder()
 
 
 class SpooledWindow:
-    """One fully read window: its raw items in a file, one JSON document a line."""
+    """One fully read window: its raw items, one JSON document a line, in part of a file."""
 
-    def __init__(self, key: str, path: Path, count: int) -> None:
-        """``key`` is the window's query, ``count`` how many items the file holds."""
+    def __init__(self, key: str, file: IO[bytes], size: int, offset: int = 0) -> None:
+        """``key`` is the window's query; its lines are ``size`` bytes at ``offset``."""
         self.key = key
-        self.path = path
-        self.count = count
+        self.file = file
+        self.size = size
+        self.offset = offset
 
     def items(self) -> Iterator[dict[str, Any]]:
         """The items, as the API sent them, in the order it sent them."""
-        with self.path.open("rb") as lines:
-            for line in lines:
-                yield _decoder.decode(line)
+        position, end = self.offset, self.offset + self.size
+        while position < end:
+            self.file.seek(position)  # each reader keeps its own place in a shared file
+            line = self.file.readline()
+            position += len(line)
+            yield _decoder.decode(line)
 
 
 class SharedWindows:
-    """One per tap instance, that is per run; safe to use from reading threads."""
+    """One per tap instance, that is per run; windows are read on ``FetchAhead`` threads."""
 
     def __init__(self) -> None:
-        """Nothing spooled or guessed yet; the folder is made on first use."""
+        """Nothing spooled, kept or guessed yet."""
         self._lock = threading.Lock()
-        self._spooled: dict[str, SpooledWindow] = {}
+        self._kept: dict[str, SpooledWindow] = {}
+        self._kept_file: IO[bytes] | None = None
+        self._spools: set[IO[bytes]] = set()  # windows read, not yet written
         self._waiting: set[str] | None = None
         self._oldest: dict[str, datetime | None] = {}
-        self._folder: Path | None = None
-        self._numbers = itertools.count()
 
     # -- who reads ----------------------------------------------------------------------------
     def start(self, reader: str, readers: Iterable[str]) -> None:
@@ -75,44 +78,64 @@ class SharedWindows:
             self._waiting.discard(reader)
 
     def finish(self) -> None:
-        """A windowed stream is done: drop every spool no stream still waits for."""
+        """A windowed stream is done: drop what it read but did not write, and what is kept.
+
+        Windows read but not written are those of a stream that stopped early; the kept
+        windows go once no stream waits for them.
+        """
         with self._lock:
-            if self._waiting:
-                return
-            spooled, self._spooled = list(self._spooled.values()), {}
-        for window in spooled:
-            window.path.unlink(missing_ok=True)
+            files, self._spools = list(self._spools), set()
+            if not self._waiting and self._kept_file is not None:
+                files.append(self._kept_file)
+                self._kept_file, self._kept = None, {}
+        for file in files:
+            file.close()
 
     # -- windows ------------------------------------------------------------------------------
     def read(self, key: str, items: Callable[[], Iterable[dict[str, Any]]]) -> SpooledWindow:
-        """The window ``key``: spooled by an earlier stream, else ``items()`` spooled now."""
+        """The window ``key``: kept by an earlier stream, else ``items()`` spooled now."""
         with self._lock:
-            window = self._spooled.get(key)
-        if window is not None:
-            return window
-        path = self._new_path()
-        count = 0
+            kept = self._kept.get(key)
+        if kept is not None:
+            return kept
+        spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed in written() or finish()
+        with self._lock:
+            self._spools.add(spool)
         try:
-            with path.open("wb") as out:
-                for item in items():
-                    out.write(_encoder.encode(item))
-                    out.write(b"\n")
-                    count += 1
+            for item in items():
+                spool.write(_encoder.encode(item))
+                spool.write(b"\n")
+            spool.flush()
         except BaseException:
-            path.unlink(missing_ok=True)
+            with self._lock:
+                self._spools.discard(spool)
+            spool.close()
             raise
-        window = SpooledWindow(key, path, count)
-        with self._lock:
-            self._spooled[key] = window
-        return window
+        return SpooledWindow(key, spool, spool.tell())
 
     def written(self, window: SpooledWindow) -> None:
         """``window``'s records are written: keep it only for a stream that has not started."""
         with self._lock:
-            if self._waiting:
-                return
-            self._spooled.pop(window.key, None)
-        window.path.unlink(missing_ok=True)
+            keep = bool(self._waiting) and window.key not in self._kept
+            if keep:
+                self._keep(window)
+            elif not self._waiting:
+                self._kept.pop(window.key, None)
+            own = window.file in self._spools
+            self._spools.discard(window.file)
+        if own:
+            window.file.close()
+
+    def _keep(self, window: SpooledWindow) -> None:
+        """Copy ``window`` to the end of the file of kept windows (under the lock)."""
+        if self._kept_file is None:
+            self._kept_file = tempfile.TemporaryFile()  # noqa: SIM115 - closed in finish()
+        kept_file = self._kept_file
+        offset = kept_file.seek(0, 2)
+        window.file.seek(window.offset)
+        shutil.copyfileobj(window.file, kept_file)
+        kept_file.flush()
+        self._kept[window.key] = SpooledWindow(window.key, kept_file, window.size, offset)
 
     # -- the oldest response ------------------------------------------------------------------
     def oldest(self, key: str, guess: Callable[[], datetime | None]) -> datetime | None:
@@ -120,10 +143,3 @@ class SharedWindows:
         if key not in self._oldest:
             self._oldest[key] = guess()
         return self._oldest[key]
-
-    def _new_path(self) -> Path:
-        with self._lock:
-            if self._folder is None:
-                self._folder = Path(tempfile.mkdtemp(prefix="tap-refiner-windows-"))
-                weakref.finalize(self, shutil.rmtree, self._folder, ignore_errors=True)
-            return self._folder / f"window-{next(self._numbers)}.jsonl"

@@ -7,6 +7,7 @@ A stream whose rows are its API objects projected onto its schema declares nothi
 
 from __future__ import annotations
 
+from contextlib import closing
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -289,9 +290,10 @@ class ReportsStream(RefinerStream):
             for report_type in types
             for day in days
         ]
-        for key, bodies in self.fetch_ahead().in_order(self._report, keys):
-            for body in bodies:
-                yield {**body, **key}
+        with closing(self.fetch_ahead().in_order(self._report, keys)) as reports:
+            for key, bodies in reports:
+                for body in bodies:
+                    yield {**body, **key}
 
     def _report(self, key: dict[str, str]) -> tuple[dict[str, str], list[dict[str, Any]]]:
         """One report request (the SDK's request path) and what it answered."""
