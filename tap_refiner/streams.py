@@ -234,7 +234,9 @@ class ReportsStream(RefinerStream):
     ``reports_days`` back. The bookmark is the latest ``date`` written, with the SDK's
     unsorted-stream semantics (rows come form by form, each form's days in turn): it becomes
     resumable only once the whole stream is read, so a run stopped mid-way leaves the last
-    complete run's bookmark, and its resumption reads every day that run did not.
+    complete run's bookmark, and its resumption reads every day that run did not. The bookmark
+    is the stream's, not each (form, type)'s: a form created later has no earlier days, and
+    report types added to the settings get their past days from a full refresh.
 
     Each day is asked as ``date_range_start=D 00:00:00``/``date_range_end=D+1 00:00:00``. The
     sources disagree whether the end is exclusive (§3.6) or inclusive; with a date-only end
