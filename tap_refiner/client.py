@@ -14,6 +14,7 @@ checks that the installed SDK still has each of them.
 from __future__ import annotations
 
 import json
+import threading
 from datetime import datetime, timezone
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, cast
@@ -27,6 +28,7 @@ from typing_extensions import override
 
 from refiner_http.client import USER_AGENT, BearerAuth, resolve_url
 from refiner_http.page_reader import PageToken, iterate_items
+from tap_refiner.fetch_ahead import DEFAULT_WORKERS, FetchAhead, worker_session
 from tap_refiner.paginator import RefinerPaginator
 from tap_refiner.projection import projection
 
@@ -53,6 +55,8 @@ SDK_PRIVATE_MEMBERS: Mapping[str, str] = {
 }
 
 _decoder = msgspec.json.Decoder()
+#: The last body each thread decoded (the paginator and ``parse_response`` share it).
+_decoded = threading.local()
 
 
 class RefinerStream(RESTStream[PageToken | None]):
@@ -70,9 +74,6 @@ class RefinerStream(RESTStream[PageToken | None]):
     paged: ClassVar[bool] = True
     #: Top-level keys kept exactly as the API sends them although their schema names keys.
     as_sent: ClassVar[Collection[str]] = ()
-
-    _last_response: requests.Response | None = None
-    _last_body: Any = None
 
     @property
     @override
@@ -103,6 +104,12 @@ class RefinerStream(RESTStream[PageToken | None]):
     def timeout(self) -> int:
         """The ``request_timeout`` setting, in seconds."""
         return int(self.config["request_timeout"])
+
+    @property
+    @override
+    def requests_session(self) -> requests.Session:
+        """The stream's session, or a ``FetchAhead`` worker thread's own one."""
+        return worker_session() or super().requests_session
 
     @property
     def tap(self) -> TapRefiner:
@@ -167,11 +174,14 @@ class RefinerStream(RESTStream[PageToken | None]):
 
     # -- paging and parsing -----------------------------------------------------------------
     def decode(self, response: requests.Response) -> Any:  # noqa: ANN401 - the API's JSON
-        """Decode a body once; the paginator and ``parse_response`` share the result."""
-        if response is not self._last_response:
-            self._last_body = _decoder.decode(response.content) if response.content else None
-            self._last_response = response
-        return self._last_body
+        """Decode a body once; the paginator and ``parse_response`` share the result.
+
+        The cache is per thread: pages read on ``FetchAhead`` threads never see each other's.
+        """
+        if getattr(_decoded, "response", None) is not response:
+            _decoded.body = _decoder.decode(response.content) if response.content else None
+            _decoded.response = response
+        return _decoded.body
 
     @override
     def get_new_paginator(self) -> RefinerPaginator | None:
@@ -207,6 +217,10 @@ class RefinerStream(RESTStream[PageToken | None]):
         if next_page_token:
             params.update(next_page_token)
         return params
+
+    def fetch_ahead(self) -> FetchAhead:
+        """A pool for this stream's independent requests (``max_concurrent_requests``)."""
+        return FetchAhead(int(self.config.get("max_concurrent_requests") or DEFAULT_WORKERS))
 
     # -- reading more than the stream's own endpoint ----------------------------------------
     def fetch(self, path: str, params: Mapping[str, Any] | None = None) -> Any:  # noqa: ANN401 - the API's JSON

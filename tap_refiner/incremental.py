@@ -18,6 +18,13 @@ How this meets the SDK's state machinery:
 * STATE is emitted after each completed window when records are written as messages; in BATCH
   mode only the state dict moves and the SDK emits it after each batch, whose records were all
   pulled before the window was marked complete.
+* Windows are independent, so up to ``max_concurrent_requests`` of them are read ahead
+  (``tap_refiner.fetch_ahead``; one window's pages are a cursor chain, read one after another)
+  into spool files (``tap_refiner.shared_windows``), and written strictly in window order: the
+  records and STATE messages are exactly a sequential run's, and a window's bookmark moves only
+  once it and every earlier window are written. ``answers`` beside ``responses`` takes the
+  windows ``responses`` read when their query is exactly the same (same settings and bookmark,
+  the run's one "now"), so it costs no second pass.
 * The lookback (``responses_lookback_hours``) re-reads recent windows so a response stored late
   with a past date (e.g. via ``POST /responses`` with ``date``) is still picked up; primary keys
   make the re-read rows harmless downstream.
@@ -31,6 +38,8 @@ How this meets the SDK's state machinery:
 
 from __future__ import annotations
 
+import json
+from contextlib import closing
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +55,8 @@ if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, Record
 
     from refiner_http.page_reader import PageToken
+    from tap_refiner.fetch_ahead import FetchAhead
+    from tap_refiner.shared_windows import SpooledWindow
 
 #: Where a first run's catch-all window starts (an example value in refiner-api.md §3.6).
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -81,6 +92,11 @@ class WindowedResponsesStream(RefinerStream):
     def _oldest_response(self) -> datetime | None:
         """Reception time of the oldest response matching the filters, or None if none."""
         probe = {**self.get_url_params(None, None), "page_length": 1}
+        key = json.dumps(probe, sort_keys=True)
+        return self.tap.shared_windows.oldest(key, lambda: self._guess_oldest(probe))
+
+    def _guess_oldest(self, probe: dict[str, Any]) -> datetime | None:
+        """The probe: the last item of a one-per-page listing (its last page, if told)."""
         body = self.fetch(self.path, probe)
         items = body.get("items") if isinstance(body, dict) else None
         if not items:
@@ -126,16 +142,51 @@ class WindowedResponsesStream(RefinerStream):
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """Raw responses of each window (fully paged), then the window's bookmark."""
-        for window in self.windows(context):
-            if window.start < window.end:
-                bounds = {
-                    "date_range_start": format_param(window.start),
-                    "date_range_end": format_param(window.end),
-                }
-                self.log("Reading responses in %s", bounds)
-                yield from self.request_records(bounds)
-            self._complete_window(context, window)
+        """Raw responses of each window (fully paged), then the window's bookmark.
+
+        Windows are read ahead on ``FetchAhead`` threads (each window's pages one after
+        another: they are a cursor chain) and written strictly in order, so a bookmark moves
+        only once its window and every earlier one are written.
+        """
+        shared = self.tap.shared_windows
+        shared.start(self.name, self._windowed_readers())
+        windows = self.windows(context)
+        ahead = self.fetch_ahead()
+        try:  # closing(): the reading threads are stopped and awaited before finish()
+            with closing(ahead.in_order(lambda w: self._read_window(w, ahead), windows)) as reads:
+                for window, spooled in zip(windows, reads, strict=True):
+                    if spooled is not None:
+                        yield from spooled.items()
+                        shared.written(spooled)
+                    self._complete_window(context, window)
+        finally:
+            shared.finish()
+
+    def _read_window(self, window: Window, ahead: FetchAhead) -> SpooledWindow | None:
+        """Every raw response of ``window`` (None for an empty one), spooled or shared."""
+        if window.start >= window.end:
+            return None
+        bounds = {
+            "date_range_start": format_param(window.start),
+            "date_range_end": format_param(window.end),
+        }
+        key = json.dumps(self.get_url_params(bounds, None), sort_keys=True)
+
+        def items() -> Iterable[dict[str, Any]]:
+            self.log("Reading responses in %s", bounds)
+            for item in self.request_records(bounds):
+                ahead.check()
+                yield item
+
+        return self.tap.shared_windows.read(key, items)
+
+    def _windowed_readers(self) -> list[str]:
+        """The run's selected streams that read ``/responses`` in windows (share them)."""
+        return [
+            name
+            for name, stream in self.tap.streams.items()
+            if isinstance(stream, WindowedResponsesStream) and stream.selected
+        ]
 
     def _complete_window(self, context: Context | None, window: Window) -> None:
         """Move the bookmark to the end of a fully read window (and say so downstream)."""

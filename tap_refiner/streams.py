@@ -7,7 +7,8 @@ A stream whose rows are its API objects projected onto its schema declares nothi
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from contextlib import closing
+from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from typing_extensions import override
@@ -153,8 +154,9 @@ class AnswersStream(WindowedResponsesStream):
     """One typed row per (response, question), read from ``/responses`` on its own bookmark.
 
     A sibling rather than an SDK child of ``responses``: a child is synced once per parent
-    record (a SCHEMA message and a sync per response), while re-reading the same windows costs
-    one request per 1000 responses and keeps both streams independently selectable.
+    record (a SCHEMA message and a sync per response). Both selected, the windows ``responses``
+    read are reused when the bounds match (``tap_refiner.shared_windows``), so answers cost no
+    second pass; each stays independently selectable, with its own bookmark.
     """
 
     name = "answers"
@@ -223,20 +225,32 @@ class AccountStream(RefinerStream):
 
 
 class ReportsStream(RefinerStream):
-    """``GET /reporting`` per form, report type and UTC day over the last ``reports_days`` days.
+    """``GET /reporting`` per form, report type and UTC day: ``reports_days`` days, then a lookback.
 
-    One row per (form_uuid, type, date) with the numeric keys the API answers for that type;
-    full table, since Refiner recomputes the aggregates (late responses change past days).
+    One row per (form_uuid, type, date) with the numeric keys the API answers for that type.
+    Refiner recomputes the aggregates (late responses change past days), so a day is never
+    final: the first run reads the last ``reports_days`` days (today included), later runs
+    re-read ``reports_lookback_days`` days up to today from the bookmark's day, never more than
+    ``reports_days`` back. The bookmark is the latest ``date`` written, with the SDK's
+    unsorted-stream semantics (rows come form by form, each form's days in turn): it becomes
+    resumable only once the whole stream is read, so a run stopped mid-way leaves the last
+    complete run's bookmark, and its resumption reads every day that run did not. The bookmark
+    is the stream's, not each (form, type)'s: a form created later has no earlier days, and
+    report types added to the settings get their past days from a full refresh.
+
     Each day is asked as ``date_range_start=D 00:00:00``/``date_range_end=D+1 00:00:00``. The
     sources disagree whether the end is exclusive (§3.6) or inclusive; with a date-only end
     (``D+1``) the inclusive variant would add the whole next day, counting every day twice. With
     a time, the documented exclusive end selects exactly day D, and an inclusive end adds only
     what happened in the very second D+1 00:00:00 (Refiner's timestamps have whole seconds).
+    The requests are independent: they run ``max_concurrent_requests`` at a time
+    (``FetchAhead``), their rows written in the order above.
     """
 
     name = "reports"
     path = "/reporting"
     primary_keys = ("form_uuid", "type", "date")
+    replication_key = "date"
     schema = schemas.REPORTS
     paged = False
 
@@ -254,21 +268,36 @@ class ReportsStream(RefinerStream):
             **super().get_url_params(context, next_page_token),
         }
 
-    def days(self) -> list[tuple[str, str]]:
-        """``(day, next_day)`` pairs, oldest first, ending today (UTC)."""
+    def days(self, context: Context | None = None) -> list[str]:
+        """The days to report, oldest first, ending today (UTC)."""
         today = datetime.now(timezone.utc).date()
-        count = int(self.config.get("reports_days", 30))
-        firsts = [today - timedelta(days=n) for n in range(count - 1, -1, -1)]
-        return [(d.isoformat(), (d + timedelta(days=1)).isoformat()) for d in firsts]
+        first = today - timedelta(days=int(self.config.get("reports_days", 30)) - 1)
+        state = self.get_context_state(context)
+        bookmark = state.get("replication_key_value")
+        if bookmark and state.get("replication_key") == self.replication_key:
+            lookback = int(self.config.get("reports_lookback_days", 3))
+            latest = min(date.fromisoformat(str(bookmark)[:10]), today)
+            first = max(first, latest - timedelta(days=lookback - 1))
+        return [(first + timedelta(days=n)).isoformat() for n in range((today - first).days + 1)]
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Ask every (form, type, day) and emit one row each, keyed by the three."""
         form_uuids = [form["uuid"] for form in forms_listing(self)]
         types = list(self.config.get("report_types") or ("nps", "csat", "ratings"))
-        for form_uuid in form_uuids:
-            for report_type in types:
-                for day, next_day in self.days():
-                    key = {"form_uuid": form_uuid, "type": report_type, "date": day}
-                    for body in self.request_records({**key, "date_end": next_day}):
-                        yield {**body, **key}
+        days = self.days(context)
+        keys = [
+            {"form_uuid": form_uuid, "type": report_type, "date": day}
+            for form_uuid in form_uuids
+            for report_type in types
+            for day in days
+        ]
+        with closing(self.fetch_ahead().in_order(self._report, keys)) as reports:
+            for key, bodies in reports:
+                for body in bodies:
+                    yield {**body, **key}
+
+    def _report(self, key: dict[str, str]) -> tuple[dict[str, str], list[dict[str, Any]]]:
+        """One report request (the SDK's request path) and what it answered."""
+        next_day = (date.fromisoformat(key["date"]) + timedelta(days=1)).isoformat()
+        return key, list(self.request_records({**key, "date_end": next_day}))

@@ -14,11 +14,14 @@ from refiner_http.settings import (
     CONNECTION_SETTINGS,
     api_url_errors,
     connection_errors,
+    count_setting,
     policy_from_config,
     raise_if_invalid,
 )
 from tap_refiner import streams
 from tap_refiner.client import SharedListings
+from tap_refiner.fetch_ahead import DEFAULT_WORKERS
+from tap_refiner.shared_windows import SharedWindows
 from tap_refiner.timestamps import parse
 from tap_refiner.webhook_events import WEBHOOK_SETTINGS, WebhookEventsStream
 
@@ -53,6 +56,13 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.DateTimeType,
         description="Earliest response time to sync on the first run (ISO 8601). Without it, "
         "`responses`/`answers` start at the oldest response.",
+    ),
+    count_setting(
+        "max_concurrent_requests",
+        DEFAULT_WORKERS,
+        "Independent requests (report days, response windows) in flight at once, all paced "
+        "together by `max_requests_per_minute`; 1 reads one at a time. Records are written "
+        "in the same order either way.",
     ),
     th.Property(
         "page_length",
@@ -135,7 +145,14 @@ CONFIG_SCHEMA = th.PropertiesList(
         "reports_days",
         th.IntegerType(minimum=1),
         default=30,
-        description="`reports`: how many UTC days back (today included) to report.",
+        description="`reports`: how many UTC days back (today included) the first run reports.",
+    ),
+    count_setting(
+        "reports_lookback_days",
+        3,
+        "`reports`: later runs read this many days up to the bookmark's day (the latest day "
+        "written), and every day after it up to today, never more than `reports_days` back "
+        "(Refiner recomputes past days).",
     ),
     # -- webhook_events ---------------------------------------------------------------------
     *WEBHOOK_SETTINGS,
@@ -178,6 +195,11 @@ class TapRefiner(Tap):
     def shared_listings(self) -> SharedListings:
         """Listings several streams read (the forms), read once for the whole run."""
         return SharedListings()
+
+    @cached_property
+    def shared_windows(self) -> SharedWindows:
+        """Windows of ``/responses`` read this run, for the other windowed stream to reuse."""
+        return SharedWindows()
 
     @override
     def discover_streams(self) -> list[Stream]:

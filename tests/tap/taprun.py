@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -19,6 +20,8 @@ class Run:
 
     messages: list[dict[str, Any]] = field(default_factory=list)
     error: BaseException | None = None
+    #: The run's "now" (the tap's start, where its last response window ends), UTC.
+    started_at: datetime | None = None
 
     def records(self, stream: str) -> list[dict[str, Any]]:
         return [
@@ -56,7 +59,7 @@ def run_tap(
         for name, stream in tap.streams.items():
             stream.selected = name in streams
     buffer = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")  # the writer writes bytes
-    run = Run()
+    run = Run(started_at=datetime.fromtimestamp(tap.initialized_at / 1000, tz=timezone.utc))
     with contextlib.redirect_stdout(buffer):
         try:
             tap.sync_all()

@@ -131,7 +131,8 @@ def test_account_snapshot(emu):
 def test_reports_per_form_type_and_day(emu, types):
     forms = [f["uuid"] for f in api_items(emu, "/forms", list="all_with_archived")]
     emu.reset()
-    run = run_tap(emu, ["reports"], report_types=types, reports_days=3)
+    # One request at a time, so the emulator's first logged call is the run's first request.
+    run = run_tap(emu, ["reports"], report_types=types, reports_days=3, max_concurrent_requests=1)
     rows = run.records("reports")
     validate(rows, schemas.REPORTS)
     today = datetime.now(timezone.utc).date()

@@ -34,7 +34,14 @@ def windows_of(calls):
 def test_windows_ascend_contiguously_and_bookmark_is_last_end(emu):
     expected = {r["uuid"] for r in api_items(emu, "/responses", date_range_start=START)}
     emu.reset()
-    run = run_tap(emu, ["responses"], start_date=START, responses_window_days=20, page_length=50)
+    run = run_tap(
+        emu,
+        ["responses"],
+        start_date=START,
+        responses_window_days=20,
+        page_length=50,
+        max_concurrent_requests=1,  # the emulator logs windows in the order they are read
+    )
     records = run.records("responses")
     assert {r["uuid"] for r in records} == expected
     assert len(records) == len(expected)  # each response once
@@ -74,7 +81,7 @@ def test_windows_page_fully_newest_first(emu):
 def test_first_run_without_start_date_finds_the_oldest_response(emu):
     expected = {r["uuid"] for r in api_items(emu, "/responses")}
     emu.reset()
-    run = run_tap(emu, ["responses"])
+    run = run_tap(emu, ["responses"], max_concurrent_requests=1)  # calls logged in read order
     assert {r["uuid"] for r in run.records("responses")} == expected
     calls = response_calls(emu)
     assert calls[0]["params"]["page_length"] == "1"  # the probe for the oldest response
@@ -190,6 +197,7 @@ def test_interrupted_sync_resumes_without_gap(emu, sleeps, monkeypatch):
         start_date=START,
         responses_window_days=45,
         max_tries=3,
+        max_concurrent_requests=1,  # no window read ahead of the one that breaks
         expect_error=True,
     )
     monkeypatch.setattr(WindowedResponsesStream, "_complete_window", original)

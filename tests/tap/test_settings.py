@@ -32,6 +32,8 @@ SETTINGS = [
     "responses_lookback_hours",
     "report_types",
     "reports_days",
+    "reports_lookback_days",
+    "max_concurrent_requests",
 ]
 
 
@@ -77,6 +79,8 @@ def test_defaults():
     assert config["responses_lookback_hours"] == 24
     assert config["report_types"] == ["nps", "csat", "ratings"]
     assert config["reports_days"] == 30
+    assert config["reports_lookback_days"] == 3
+    assert config["max_concurrent_requests"] == 16
 
 
 @pytest.mark.parametrize(

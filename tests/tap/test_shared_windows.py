@@ -1,0 +1,104 @@
+"""SharedWindows: a window read once serves the run's other windowed stream, then is removed."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from tap_refiner.shared_windows import SharedWindows
+
+ITEMS = [{"uuid": "b", "data": {"q": 1.5, "t": "line\nbreak"}}, {"uuid": "a", "data": None}]
+
+
+def reader(calls: list[str], name: str):
+    def items():
+        calls.append(name)
+        yield from ITEMS
+
+    return items
+
+
+def test_a_window_reads_back_exactly_what_was_read_in_order():
+    shared = SharedWindows()
+    shared.start("responses", ["responses"])
+    window = shared.read("w1", reader([], "responses"))
+    assert list(window.items()) == ITEMS
+    assert list(window.items()) == ITEMS  # each reading starts at the window's first line
+    shared.written(window)
+    assert window.file.closed
+
+
+def test_kept_for_a_stream_still_to_come_then_removed_once_it_wrote_it():
+    shared = SharedWindows()
+    calls: list[str] = []
+    shared.start("responses", ["responses", "answers"])
+    first = shared.read("w1", reader(calls, "responses"))
+    second = shared.read("w2", lambda: iter([{"uuid": "c"}]))
+    shared.written(first)
+    shared.written(second)
+    shared.finish()
+    assert first.file.closed  # its own spool is gone: a copy is kept, answers has not started
+    shared.start("answers", ["responses", "answers"])
+    again = shared.read("w1", reader(calls, "answers"))
+    assert calls == ["responses"]  # no second read
+    assert list(again.items()) == ITEMS
+    assert list(shared.read("w2", reader(calls, "answers")).items()) == [{"uuid": "c"}]
+    shared.written(again)
+    assert not again.file.closed  # the kept file still holds w2 until answers is done
+    shared.finish()
+    assert again.file.closed
+
+
+def test_nothing_kept_without_another_stream_and_unmatched_windows_dropped_at_the_end():
+    shared = SharedWindows()
+    shared.start("answers", ["answers"])
+    alone = shared.read("w1", reader([], "answers"))
+    shared.written(alone)
+    assert alone.file.closed
+
+    both = SharedWindows()
+    both.start("responses", ["responses", "answers"])
+    both.written(both.read("other-bounds", reader([], "responses")))
+    both.finish()
+    both.start("answers", ["responses", "answers"])
+    calls: list[str] = []
+    unmatched = both.read("answers-bounds", reader(calls, "answers"))
+    assert calls == ["answers"]  # other bounds: read from the API
+    kept = both.read("other-bounds", reader(calls, "answers"))
+    both.written(unmatched)
+    both.finish()
+    assert kept.file.closed
+
+
+def test_a_failed_read_leaves_nothing_behind_and_is_read_again():
+    shared = SharedWindows()
+    shared.start("responses", ["responses", "answers"])
+
+    def broken():
+        yield ITEMS[0]
+        raise ConnectionError
+
+    with pytest.raises(ConnectionError):
+        shared.read("w1", broken)
+    calls: list[str] = []
+    window = shared.read("w1", reader(calls, "responses"))
+    assert calls == ["responses"]
+    assert list(window.items()) == ITEMS
+    shared.finish()  # the stream stopped before writing it: its spool goes too
+    assert window.file.closed
+
+
+def test_the_oldest_response_is_guessed_once_per_query():
+    shared = SharedWindows()
+    guesses: list[str] = []
+    moment = datetime(2026, 3, 11, tzinfo=timezone.utc)
+
+    def guess():
+        guesses.append("probe")
+        return moment
+
+    assert shared.oldest("q", guess) == moment
+    assert shared.oldest("q", guess) == moment
+    assert shared.oldest("other", lambda: None) is None
+    assert guesses == ["probe"]
