@@ -192,8 +192,17 @@ def open_shared_schedule(directory: Path, api_url: str, api_key: str) -> SharedS
     return SharedSchedule(path)
 
 
+PACING_DIR_ENV = "REFINER_PACING_DIR"
+
+
 def default_pacing_dir() -> Path:
-    """``$XDG_CACHE_HOME/refiner-singer/pacing`` (``~/.cache`` when unset): per user, no root."""
+    """``$REFINER_PACING_DIR``, else ``$XDG_CACHE_HOME/refiner-singer/pacing`` (``~/.cache``).
+
+    Per user, no root. The variable lets a whole process tree (a test, a CI job) use its own
+    schedule without a setting in every config.
+    """
+    if os.environ.get(PACING_DIR_ENV):
+        return Path(os.environ[PACING_DIR_ENV])
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "refiner-singer" / "pacing"
 

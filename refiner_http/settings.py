@@ -88,7 +88,8 @@ PACING_DIR = th.Property(
     description="Folder of the pacing schedule shared by every tap-refiner, target-refiner and "
     "refiner-api process on this machine that uses this `api_url` and `api_key`, so together "
     "they stay under Refiner's limits (one small SQLite file named by a hash, never the key). "
-    "Default: `$XDG_CACHE_HOME/refiner-singer/pacing` (`~/.cache/...`). Several machines on "
+    "Default: `$REFINER_PACING_DIR`, else `$XDG_CACHE_HOME/refiner-singer/pacing` "
+    "(`~/.cache/...`). Several machines on "
     "one key: give each a share of `max_requests_per_minute`.",
 )
 

@@ -5,9 +5,21 @@ from __future__ import annotations
 import pytest
 
 from refiner_emulator.testing import EmulatorProcess
+from refiner_http.schedule import PACING_DIR_ENV
 
 EMULATOR_SEED = 7
 EMULATOR_ARGS = ("--seed", str(EMULATOR_SEED), "--contacts", "300", "--responses", "800")
+
+
+@pytest.fixture(autouse=True)
+def own_pacing_schedule(monkeypatch, tmp_path_factory):
+    """Each test (and every process it starts) books from a pacing schedule of its own.
+
+    The schedule is shared by every process using one URL and key, as in production; tests that
+    patch ``time.sleep`` book slots and 429 holds they never wait out, which must not reach the
+    next test on the same emulator.
+    """
+    monkeypatch.setenv(PACING_DIR_ENV, str(tmp_path_factory.mktemp("pacing")))
 
 
 @pytest.fixture(scope="session")
