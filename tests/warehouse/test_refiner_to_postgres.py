@@ -75,12 +75,12 @@ def table_counts(warehouse) -> dict[str, int]:
 
 def served_counts(stack, webhooks: int) -> dict[str, int]:
     """The rows each stream should hold, counted from what the emulator's API serves."""
-    contacts = stack.items("/contacts")
-    forms = stack.items("/forms", include_info=1, include_config=1)
-    responses = stack.items("/responses")
+    contacts = stack.client.items("/contacts")
+    forms = stack.client.items("/forms", include_info=1, include_config=1)
+    responses = stack.client.items("/responses")
     return {
         "contacts": len(contacts),
-        "segments": len(stack.items("/segments")),
+        "segments": len(stack.client.items("/segments")),
         "segment_memberships": sum(len(c.get("segments") or ()) for c in contacts),
         "responses": len(responses),
         "answers": sum(len(r.get("data") or {}) for r in responses),
@@ -142,7 +142,7 @@ def test_refiner_to_postgres_typed_tables_and_upsert(
     assert first == served_counts(stack, webhooks)
 
     # Values: UTC timestamps whatever the warehouse's time zone, objects as JSON, dates as days.
-    contact = next(c for c in stack.items("/contacts") if c["attributes"])
+    contact = next(c for c in stack.client.items("/contacts") if c["attributes"])
     stored = warehouse.rows(
         "SELECT first_seen_at, last_seen_at, attributes FROM refiner.contacts WHERE uuid = %s",
         contact["uuid"],
@@ -156,7 +156,9 @@ def test_refiner_to_postgres_typed_tables_and_upsert(
 
     # Between the runs: a contact's trait changes, and one column is made timestamptz by hand
     # (what a user wanting timestamptz does once; the target keeps the column's type).
-    stack.api("POST", "/identify-user", json={"id": contact["remote_id"], "plan": "pg-upsert"})
+    stack.client.ok(
+        "POST", "/identify-user", json={"id": contact["remote_id"], "plan": "pg-upsert"}
+    )
     warehouse.execute(
         "ALTER TABLE refiner.contacts ALTER COLUMN last_seen_at TYPE timestamptz "
         "USING last_seen_at AT TIME ZONE 'UTC'"
@@ -166,7 +168,7 @@ def test_refiner_to_postgres_typed_tables_and_upsert(
     second = table_counts(warehouse)
     assert second == {**first, "account": 2}  # the account stream is one snapshot per run
     assert second == {**served_counts(stack, webhooks), "account": 2}
-    changed = next(c for c in stack.items("/contacts") if c["uuid"] == contact["uuid"])
+    changed = next(c for c in stack.client.items("/contacts") if c["uuid"] == contact["uuid"])
     stored = warehouse.rows(
         "SELECT attributes, last_seen_at FROM refiner.contacts WHERE uuid = %s", contact["uuid"]
     )
