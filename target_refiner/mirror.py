@@ -142,7 +142,7 @@ class Mirror:
     def observe_state(self, state: object, aliases: Callable[[str], list[str]]) -> None:
         """Remember mirror streams whose STATE bookmark says the input is incremental."""
         bookmarks = state.get("bookmarks") if isinstance(state, dict) else None
-        if not isinstance(bookmarks, dict):
+        if not self.streams or not isinstance(bookmarks, dict):
             return
         for name, bookmark in bookmarks.items():
             where = replication_bookmark(bookmark)
@@ -164,6 +164,7 @@ class Mirror:
             return
         self._refuse_incremental()
         works = [w for audience in self.audiences.values() for w in self._plan(audience)]
+        _refuse_shared(works)
         refused = self._refusals(works)
         if refused and not self.settings.dry_run:
             raise MirrorRefusedError(_refusal_message(refused, dry_run_path=None))
@@ -212,6 +213,7 @@ class Mirror:
         reason = f"mirror_segment: {problem}; the row's person was not mirrored"
         for person in [*listed.by_id.values(), *listed.by_email.values()]:
             self.dead_letter.reject(stream, person.record, reason)
+        self.progress.release(stream, listed.rows)
         for _ in range(listed.rows):
             self.progress.rejected(stream)
         self.log.warning(
@@ -233,15 +235,31 @@ class Mirror:
 
     def _send(self, works: list[SegmentWork], interrupted: Callable[[], bool]) -> bool:
         """Submit every add, then every removal; True once all are acknowledged."""
-        for work in works:
-            for _ in range(work.plan.unchanged):
-                self.progress.skipped(work.audience.stream)
+        self._count_rows(works)
         calls = [call for work in works for call in self._calls(work)]
         for stream, record, call in calls:
             if interrupted():
                 return False
             self.sender.submit(stream, record, call)
         return self.sender.flush(interrupted)
+
+    def _count_rows(self, works: list[SegmentWork]) -> None:
+        """Held rows become what happens to them.
+
+        An add's row is counted by the sender; every other row (already a member, a duplicate,
+        of an older version) as skipped unchanged.
+        """
+        skipped: dict[str, int] = {}
+        for audience in self.audiences.values():
+            skipped[audience.stream] = audience.superseded
+            self.progress.release(audience.stream, audience.superseded)
+        for work in works:
+            stream = work.audience.stream
+            self.progress.release(stream, work.listed.rows)
+            skipped[stream] += work.listed.rows - len(work.plan.adds)
+        for stream, count in skipped.items():
+            for _ in range(count):
+                self.progress.skipped(stream)
 
     def _calls(self, work: SegmentWork) -> list[tuple[str, dict[str, Any], ApiCall]]:
         stream, segment, counts = work.audience.stream, work.segment, work.counts
@@ -270,6 +288,21 @@ class Mirror:
                     len(unnamed),
                     ", ".join(str(u) for u in unnamed[:20]),
                 )
+
+
+def _refuse_shared(works: list[SegmentWork]) -> None:
+    """Two streams mirroring one segment would each remove the other's members, every run."""
+    streams: dict[str, list[str]] = {}
+    for work in works:
+        streams.setdefault(work.segment, []).append(work.audience.stream)
+    for segment, names in streams.items():
+        if len(names) > 1:
+            msg = (
+                f"Segment {segment} is mirrored by the streams {sorted(names)}: each would remove "
+                "the other's members. Nothing was changed. Mirror a segment from one stream "
+                "(a view can UNION the lists)."
+            )
+            raise MirrorRefusedError(msg)
 
 
 def _named(member: Member) -> dict[str, Any]:

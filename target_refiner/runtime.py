@@ -82,7 +82,12 @@ class Runtime:
         )
         self.tracker = AckTracker(target.emit_state)
         self.sender = self._sender(settings, log)
-        self.mirror = Mirror(
+        self.mirror = self._mirror(settings, log)
+        self.progress.start()
+
+    def _mirror(self, settings: Settings, log: logging.Logger) -> Mirror:
+        """The mirror_segment streams' end-of-input diff, on the run's shared pieces."""
+        return Mirror(
             settings,
             client=self.client,
             catalog=self.catalog,
@@ -92,7 +97,6 @@ class Runtime:
             dead_letter=self.dead_letter,
             log=log,
         )
-        self.progress.start()
 
     def _sender(self, settings: Settings, log: logging.Logger) -> Sender | DryRunSender:
         """The threaded sender, or in a dry run the writer of would-be calls."""

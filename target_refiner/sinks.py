@@ -117,7 +117,8 @@ class RefinerSink(BatchSink):
         elif self.audience is not None:
             result = self.audience.add(record, arrived, self.target.arrived_version)
             if result is None:
-                return  # kept for the segment's diff at the end of the input
+                runtime.progress.hold(self.stream_name)  # diffed at the end of the input
+                return
         else:
             result = self.mapper.map(record)
         if isinstance(result, Rejection):

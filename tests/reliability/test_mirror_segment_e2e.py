@@ -296,3 +296,34 @@ def test_state_waits_for_the_mirror_and_other_streams_flow(emu, config, tmp_path
     assert states_of(result.stdout) == [{"step": 1}, {"step": 3}]
     assert member_ids(emu, segment) == set(A)
     assert emu.contact("u2") is not None
+
+
+def test_reject_ratio_counts_the_rows_held_for_the_mirror(emu, config, tmp_path, segment):
+    """Rows waiting for the diff are rows handled: 5% rejects pass 10%; 30% stop the run."""
+    cfg = {**mirror_config(config, segment), "max_reject_ratio": 0.1}
+    nobody = [{"user_id": None}] * 10
+    code, calls, states, result = mirror(emu, cfg, tmp_path, range(1, 191), "few", rows=nobody)
+    assert code == 0, result.stderr[-2000:]
+    assert by_method(calls) == {"POST": 190}
+    assert states == [{AUDIENCE: 190}]
+
+    many = [{"user_id": None}] * 90
+    code, calls, states, result = mirror(emu, cfg, tmp_path, range(1, 211), "many", rows=many)
+    assert code == 1
+    assert "Setting `max_reject_ratio` (10.00%) exceeded" in last_error_line(result.stderr)
+    assert calls == []  # a run that rejected too much never mirrors
+    assert states == []
+    assert member_ids(emu, segment) == set(range(1, 191))
+
+
+def test_one_segment_mirrored_by_two_streams_is_refused(emu, config, tmp_path, segment):
+    cfg = mirror_config(config, segment)
+    cfg["mappings"]["other"] = {**cfg["mappings"][AUDIENCE]}
+    other = [{**m, "stream": "other"} for m in audience([5, 6]) if m["type"] != "STATE"]
+    seq = last_seq(emu)
+    result = run_target(cfg, [*audience([1, 2]), *other], tmp_path, "two")
+    assert result.returncode == 1
+    assert f"Segment {segment} is mirrored by the streams ['audience', 'other']" in (
+        last_error_line(result.stderr)
+    )
+    assert sync_calls(emu, seq) == []
