@@ -45,15 +45,6 @@ def _text(value: object) -> str | None:
 
 
 @dataclass(frozen=True)
-class Segment:
-    """An item of ``GET /segments``."""
-
-    uuid: str
-    name: str
-    is_manual: bool
-
-
-@dataclass(frozen=True)
 class Member:
     """A contact in a segment, as ``GET /contacts?segment_uuid=`` lists it."""
 
@@ -107,34 +98,33 @@ class SegmentCatalog:
     def __init__(self, client: RefinerClient) -> None:
         """Nothing is read until a segment is looked up."""
         self._client = client
-        self._segments: dict[str, Segment] | None = None
+        self._segments: dict[str, dict[str, Any]] | None = None
 
-    def _all(self) -> dict[str, Segment]:
+    def _all(self) -> dict[str, dict[str, Any]]:
+        """Every segment's item of ``GET /segments`` (``uuid``, ``name``, ``is_manual``)."""
         if self._segments is None:
             with reading("the segment list (GET /segments)", self._client):
                 items = list(self._client.paginate("/segments"))
             self._segments = {
-                str(item["uuid"]): Segment(
-                    str(item["uuid"]), str(item.get("name") or ""), item.get("is_manual") is True
-                )
+                str(item["uuid"]): item
                 for item in items
                 if isinstance(item, dict) and item.get("uuid")
             }
         return self._segments
 
-    def get(self, uuid: str) -> Segment | None:
-        """The segment, if this project (this key's environment) has it."""
-        return self._all().get(uuid)
+    def name(self, uuid: str) -> str:
+        """The segment's name ("" when unknown)."""
+        return str(self._all().get(uuid, {}).get("name") or "")
 
     def problem(self, uuid: str) -> str | None:
         """Why ``uuid`` cannot be mirrored (unknown or not manual), or None."""
-        segment = self.get(uuid)
+        segment = self._all().get(uuid)
         if segment is None:
             return f"segment {uuid} is not a segment of this Refiner project (GET /segments)"
-        if not segment.is_manual:
+        if segment.get("is_manual") is not True:
             return (
-                f"segment '{segment.name}' ({uuid}) is not a manual segment: Refiner fills it "
-                "by its rules, and only manual segments accept sync-segment calls"
+                f"segment '{self.name(uuid)}' ({uuid}) is not a manual segment: Refiner fills "
+                "it by its rules, and only manual segments accept sync-segment calls"
             )
         return None
 

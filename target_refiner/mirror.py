@@ -37,20 +37,15 @@ from target_refiner.members import read_members
 from target_refiner.mirror_plan import plan_mirror, refusal
 
 if TYPE_CHECKING:
-    import logging
     from collections.abc import Callable
 
-    from refiner_http import RefinerClient
     from target_refiner.audience import SegmentList
-    from target_refiner.deadletter import DeadLetter
     from target_refiner.mapping import ApiCall
     from target_refiner.mapping_settings import StreamMapping
-    from target_refiner.members import Member, SegmentCatalog
+    from target_refiner.members import Member
     from target_refiner.mirror_plan import MirrorPlan
-    from target_refiner.progress import Progress
-    from target_refiner.sender import DryRunSender, Sender
+    from target_refiner.runtime import Runtime
     from target_refiner.settings import Settings
-    from target_refiner.state import AckTracker
 
 
 class MirrorRefusedError(RunStoppedError):
@@ -66,21 +61,22 @@ class MirrorCounts:
     rejected: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def on_add(self, kind: str) -> None:
-        """An add was acknowledged (``sent``) or refused by Refiner (``rejected``)."""
-        with self._lock:
-            if kind == "rejected":
-                self.rejected += 1
-            else:
-                self.added += 1
+    def tally(self, *, add: bool) -> Callable[[str], None]:
+        """The report for an add or a removal: ``rejected`` by Refiner, else done.
 
-    def on_remove(self, kind: str) -> None:
-        """A removal was acknowledged; ``skipped`` is a contact gone meanwhile (in no segment)."""
-        with self._lock:
-            if kind == "rejected":
-                self.rejected += 1
-            else:
-                self.removed += 1
+        A removal ``skipped`` is a contact gone meanwhile: in no segment, so removed.
+        """
+
+        def report(kind: str) -> None:
+            with self._lock:
+                if kind == "rejected":
+                    self.rejected += 1
+                elif add:
+                    self.added += 1
+                else:
+                    self.removed += 1
+
+        return report
 
 
 @dataclass
@@ -103,27 +99,14 @@ class SegmentWork:
 class Mirror:
     """The run's mirror_segment streams, from their first row to their applied diff."""
 
-    def __init__(  # noqa: PLR0913 - the run's shared pieces
-        self,
-        settings: Settings,
-        *,
-        client: RefinerClient,
-        catalog: SegmentCatalog,
-        sender: Sender | DryRunSender,
-        tracker: AckTracker,
-        progress: Progress,
-        dead_letter: DeadLetter,
-        log: logging.Logger,
-    ) -> None:
-        """Nothing is read or held until a mirror stream's SCHEMA arrives."""
+    def __init__(self, run: Runtime, settings: Settings) -> None:
+        """Nothing is read or held until a mirror stream's SCHEMA arrives.
+
+        ``run`` gives the run's client, segment catalog, sender, tracker, progress, dead-letter
+        file and log; they are looked up when used.
+        """
+        self.run = run
         self.settings = settings
-        self.client = client
-        self.catalog = catalog
-        self.sender = sender
-        self.tracker = tracker
-        self.progress = progress
-        self.dead_letter = dead_letter
-        self.log = log
         self.streams = {s for s, m in settings.mappings.items() if m.action == MIRROR_SEGMENT}
         self.audiences: dict[str, Audience] = {}
         self._holds: dict[str, int] = {}
@@ -136,7 +119,7 @@ class Mirror:
         audience = self.audiences.get(stream)
         if audience is None:
             audience = self.audiences[stream] = Audience(stream, mapping)
-            self._holds[stream] = self.tracker.open(hold=True)
+            self._holds[stream] = self.run.tracker.open(hold=True)
         return audience
 
     def observe_state(self, state: object, aliases: Callable[[str], list[str]]) -> None:
@@ -174,7 +157,7 @@ class Mirror:
             raise MirrorRefusedError(_refusal_message(refused, self.settings.dry_run_path))
         if done:
             for seq in self._holds.values():
-                self.tracker.close(seq)
+                self.run.tracker.close(seq)
             self._holds.clear()
 
     def _refuse_incremental(self) -> None:
@@ -193,30 +176,30 @@ class Mirror:
         works = []
         segments = audience.segments()
         if not segments:
-            self.log.info(
+            self.run.log.info(
                 "Stream '%s' (mirror_segment): no rows name a segment, so none was mirrored",
                 audience.stream,
             )
         for segment, listed in segments.items():
-            problem = self.catalog.problem(segment)
+            problem = self.run.catalog.problem(segment)
             if problem is not None:
                 self._reject_rows(audience.stream, listed, problem)
                 continue
-            found = self.catalog.get(segment)
-            members = read_members(self.client, segment)
+            members = read_members(self.run.client, segment)
             plan = plan_mirror(listed, members, remove_unlisted=audience.mapping.remove_unlisted)
-            works.append(SegmentWork(audience, segment, found.name if found else "", listed, plan))
+            name = self.run.catalog.name(segment)
+            works.append(SegmentWork(audience, segment, name, listed, plan))
         return works
 
     def _reject_rows(self, stream: str, listed: SegmentList, problem: str) -> None:
         """Rows naming an unusable segment (through ``segment_uuid_field``): dead-lettered."""
         reason = f"mirror_segment: {problem}; the row's person was not mirrored"
         for person in [*listed.by_id.values(), *listed.by_email.values()]:
-            self.dead_letter.reject(stream, person.record, reason)
-        self.progress.release(stream, listed.rows)
+            self.run.dead_letter.reject(stream, person.record, reason)
+        self.run.progress.release(stream, listed.rows)
         for _ in range(listed.rows):
-            self.progress.rejected(stream)
-        self.log.warning(
+            self.run.progress.rejected(stream)
+        self.run.log.warning(
             "Stream '%s': %d rows name an unusable segment (%s); they are in the dead-letter file",
             stream,
             listed.rows,
@@ -240,8 +223,8 @@ class Mirror:
         for stream, record, call in calls:
             if interrupted():
                 return False
-            self.sender.submit(stream, record, call)
-        return self.sender.flush(interrupted)
+            self.run.sender.submit(stream, record, call)
+        return self.run.sender.flush(interrupted)
 
     def _count_rows(self, works: list[SegmentWork]) -> None:
         """Held rows become what happens to them.
@@ -252,36 +235,37 @@ class Mirror:
         skipped: dict[str, int] = {}
         for audience in self.audiences.values():
             skipped[audience.stream] = audience.superseded
-            self.progress.release(audience.stream, audience.superseded)
+            self.run.progress.release(audience.stream, audience.superseded)
         for work in works:
             stream = work.audience.stream
-            self.progress.release(stream, work.listed.rows)
+            self.run.progress.release(stream, work.listed.rows)
             skipped[stream] += work.listed.rows - len(work.plan.adds)
         for stream, count in skipped.items():
             for _ in range(count):
-                self.progress.skipped(stream)
+                self.run.progress.skipped(stream)
 
     def _calls(self, work: SegmentWork) -> list[tuple[str, dict[str, Any], ApiCall]]:
-        stream, segment, counts = work.audience.stream, work.segment, work.counts
+        segment, counts = work.segment, work.counts
+        on_add, on_remove = counts.tally(add=True), counts.tally(add=False)
         adds = [
-            (person.record, mirror_call(person.identity, segment, add=True, tally=counts.on_add))
+            (person.record, mirror_call(person.identity, segment, add=True, tally=on_add))
             for person in work.plan.adds
         ]
         removes = [
             (
                 member.as_record(segment),
-                mirror_call(_named(member), segment, add=False, tally=counts.on_remove),
+                mirror_call(_named(member), segment, add=False, tally=on_remove),
             )
             for member in work.plan.removes
         ]
-        return [(stream, record, call) for record, call in adds + removes]
+        return [(work.audience.stream, record, call) for record, call in adds + removes]
 
     def _report(self, works: list[SegmentWork]) -> None:
         for work in works:
-            self.log.info("%s", _summary(work, dry_run=self.settings.dry_run))
+            self.run.log.info("%s", _summary(work, dry_run=self.settings.dry_run))
             unnamed = [m.uuid for m in work.plan.unnamed]
             if unnamed and work.audience.mapping.remove_unlisted:
-                self.log.warning(
+                self.run.log.warning(
                     "%s: %d members have neither a user id nor an email, so no sync-segment call "
                     "can remove them; remove them in Refiner if they do not belong: %s",
                     work.title,

@@ -82,21 +82,9 @@ class Runtime:
         )
         self.tracker = AckTracker(target.emit_state)
         self.sender = self._sender(settings, log)
-        self.mirror = self._mirror(settings, log)
+        self.log = log
+        self.mirror = Mirror(self, settings)
         self.progress.start()
-
-    def _mirror(self, settings: Settings, log: logging.Logger) -> Mirror:
-        """The mirror_segment streams' end-of-input diff, on the run's shared pieces."""
-        return Mirror(
-            settings,
-            client=self.client,
-            catalog=self.catalog,
-            sender=self.sender,
-            tracker=self.tracker,
-            progress=self.progress,
-            dead_letter=self.dead_letter,
-            log=log,
-        )
 
     def _sender(self, settings: Settings, log: logging.Logger) -> Sender | DryRunSender:
         """The threaded sender, or in a dry run the writer of would-be calls."""

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from refiner_emulator.testing import EmulatorProcess
+from tests.reliability import target_processes
 from tests.reliability.audiences import (
     AUDIENCE,
     audience,
@@ -21,23 +22,16 @@ from tests.reliability.audiences import (
     mirror_config,
     sync_calls,
 )
-from tests.reliability.target_processes import (
-    BreakingProxy,
-    last_error_line,
-    run_target,
-    singer_lines,
-    start_target,
-    states_of,
-)
+from tests.reliability.target_processes import BreakingProxy, last_error_line, run_target, states_of
 
 USERS = range(1, 401)
 
 
 def start_mirror(config, tmp_path, name):
     """The target reading the whole audience, its input closed: it is diffing when this returns."""
-    proc = start_target(config, tmp_path / f"{name}.json")
+    proc = target_processes.start_target(config, tmp_path / f"{name}.json")
     assert proc.stdin is not None
-    proc.stdin.write(singer_lines(audience(USERS)))
+    proc.stdin.write(target_processes.singer_lines(audience(USERS)))
     proc.stdin.close()
     return proc
 
