@@ -103,7 +103,8 @@ def audience_rows(segment_members):
 
 
 def test_worst_combination(tmp_path):
-    """Rate limits (4 per user per minute), 429s from a gateway, untidy paging, ~1500 members."""
+    """Rate limits (4 per user per minute), 429s from Refiner and from a gateway while reading the
+    members and while applying the diff, untidy paging, ~1500 members, some nobody can name."""
     with EmulatorProcess("--seed", "11", "--contacts", "12000", "--responses", "0") as emu:
         emu.configure(rate_limit=True, per_user_per_minute=4, empty_pages=True, no_last_page=True)
         segment = next(s for s in emu.api.items("/segments") if s["is_manual"])["uuid"]
@@ -114,6 +115,9 @@ def test_worst_combination(tmp_path):
         rows, staying, leaving = audience_rows(before)
         newcomers = [{"user_id": f"new-{i}"} for i in range(150)]
         messages = audience([], rows=[*rows, *newcomers, *rows[:10]])
+        # The emulator's own 429s (with Retry-After), on top of the gateway's (without).
+        emu.fault(429, count=1, retry_after=1, path="/v1/contacts")
+        emu.fault(429, count=2, retry_after=1, path="/v1/sync-segment")
         counts: dict[str, int] = {}
         with BreakingProxy(emu.base_url, answer_429_sometimes(counts)) as proxy:
             config = {
@@ -129,8 +133,8 @@ def test_worst_combination(tmp_path):
             assert result.returncode == 0, result.stderr[-3000:]
             calls = sync_calls(emu, seq)
             assert counts["/v1/contacts"] >= 6  # pages, empty pages and the 429s retried
-            assert counts["/v1/sync-segment"] == 400 + 3  # three 429s mid-diff, each retried
-            assert emu.stats()["rate_limited"] == 0  # paced under the emulator's own limits
+            assert counts["/v1/sync-segment"] == 400 + 3 + 2  # every 429 retried
+            assert emu.stats()["rate_limited"] == 3  # the injected ones: paced under the limits
             after = {m["uuid"]: m for m in members(emu, segment)}
             assert {m["uuid"] for m in staying} <= set(after)
             assert {f"new-{i}" for i in range(150)} <= {m["remote_id"] for m in after.values()}
