@@ -11,12 +11,13 @@ acknowledged, :meth:`Mirror.apply`:
    read); the rows of a ``segment_uuid_field`` segment that is unknown or not manual go to the
    dead-letter file with the reason;
 3. reads each segment's members from Refiner, once, and plans its diff (``mirror_plan.py``);
-4. checks every segment's guards; if one refuses, nothing is sent for any segment and the run
-   stops with one line (exit 1) unless ``allow_large_removals``. A dry run writes every would-be
-   call first, then stops the same way, so it predicts the real run;
-5. hands the adds, then the removes, to the sender: paced per key and per person, acknowledged,
-   a 4xx to the dead-letter file with the reason; the ledger is updated but not trusted (Refiner
-   was just read), and unchanged members cost no call;
+4. checks every segment's guards (and that no segment is mirrored by two streams); if one
+   refuses, nothing is sent for any segment and the run stops with one line (exit 1) unless
+   ``allow_large_removals``. A dry run writes every would-be call first, then stops the same
+   way, so it predicts the real run;
+5. hands each segment's adds, then its removes, to the sender: paced per key and per person,
+   acknowledged, a 4xx to the dead-letter file with the reason; the ledger is updated but not
+   trusted (Refiner was just read), and unchanged members cost no call;
 6. once every call is acknowledged, ends the holds, which releases the STATE.
 
 A run stopped in between (Refiner failing, SIGTERM, kill -9) keeps the holds, so no STATE covers

@@ -454,9 +454,9 @@ class DryRunSender:
         if call.tally is not None:
             call.tally("sent")
 
-    def flush(self, interrupted: Callable[[], bool] | None = None) -> bool:  # noqa: ARG002
-        """Nothing is in flight."""
-        return True
+    def flush(self, interrupted: Callable[[], bool] | None = None) -> bool:
+        """Nothing is in flight: done, unless the run was interrupted meanwhile."""
+        return interrupted is None or not interrupted()
 
     def raise_if_failed(self) -> None:
         """A dry run cannot fail on the API."""
