@@ -12,6 +12,7 @@ listing one in ``attributes`` is a settings error.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from target_refiner.mapping_settings import (
     ADD_TO_SEGMENT,
     DELETE_CONTACT,
     IDENTIFY,
+    MIRROR_SEGMENT,
     REMOVE_FROM_SEGMENT,
     RESERVED_TRAITS,
     TRACK,
@@ -59,6 +61,11 @@ class ApiCall:
     json_body: dict[str, Any] | None = None
     ledger_key: LedgerKey | None = None
     payload_hash: str = ""
+    #: False when the caller has just read Refiner's truth (mirror_segment): the call is sent
+    #: even if the ledger remembers it done; its acknowledgement still updates the ledger.
+    trust_ledger: bool = True
+    #: Told what became of the call ("sent", "skipped", "rejected"): per-segment mirror counts.
+    tally: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         """The call as written to the dry-run file (no credentials: they are never in a call)."""
@@ -165,7 +172,8 @@ def _single_identifier(identity: dict[str, Any]) -> dict[str, Any]:
     return {"id": identity["id"]} if "id" in identity else {"email": identity["email"]}
 
 
-def _segment_of(record: dict[str, Any], mapping: StreamMapping) -> str:
+def segment_of(record: dict[str, Any], mapping: StreamMapping) -> str:
+    """The segment uuid a row names: the mapping's constant, else its field (RowError if bad)."""
     if mapping.segment_uuid:
         return mapping.segment_uuid
     name = mapping.segment_uuid_field or ""
@@ -228,6 +236,8 @@ TRACK_EVENT = Endpoint(TRACK, "POST", "/track-event")
 SEGMENT_ADD = Endpoint(ADD_TO_SEGMENT, "POST", "/sync-segment")
 SEGMENT_REMOVE = Endpoint(REMOVE_FROM_SEGMENT, "DELETE", "/sync-segment")
 CONTACT_DELETE = Endpoint(DELETE_CONTACT, "DELETE", "/contact")
+MIRROR_ADD = Endpoint(MIRROR_SEGMENT, "POST", "/sync-segment")
+MIRROR_REMOVE = Endpoint(MIRROR_SEGMENT, "DELETE", "/sync-segment")
 
 
 def identify_call(record: dict[str, Any], ctx: CallContext) -> ApiCall:
@@ -258,10 +268,25 @@ def _segment_call(
     record: dict[str, Any], ctx: CallContext, endpoint: Endpoint, membership: str
 ) -> ApiCall:
     identity = identity_of(record, ctx.mapping)
+    return membership_call(endpoint, identity, segment_of(record, ctx.mapping), membership)
+
+
+def membership_call(
+    endpoint: Endpoint, identity: dict[str, Any], segment: str, membership: str
+) -> ApiCall:
+    """Join or leave ``segment``: one identifier is sent (the id, else the email)."""
     ids = identifiers_of(identity)
-    segment = _segment_of(record, ctx.mapping)
     data = {"segment_uuid": segment, **_single_identifier(identity)}
     return endpoint.call(ids, data, segment_key(ids[0], segment), membership)
+
+
+def mirror_call(
+    identity: dict[str, Any], segment: str, *, add: bool, tally: Callable[[str], None]
+) -> ApiCall:
+    """A mirror_segment add or removal: sent whatever the ledger says (Refiner was just read)."""
+    endpoint, membership = (MIRROR_ADD, MEMBER) if add else (MIRROR_REMOVE, NOT_MEMBER)
+    call = membership_call(endpoint, identity, segment, membership)
+    return dataclasses.replace(call, trust_ledger=False, tally=tally)
 
 
 def add_to_segment_call(record: dict[str, Any], ctx: CallContext) -> ApiCall:
@@ -307,14 +332,17 @@ class RowMapper:
         self.context = (
             None if mapping is None else CallContext(mapping, stream, key_properties, truncate)
         )
-        self._build = None if mapping is None else CALL_BUILDERS[mapping.action]
+        # mirror_segment rows make no call each (mirror.py diffs them): no builder.
+        self._build = None if mapping is None else CALL_BUILDERS.get(mapping.action)
 
     def map(self, record: dict[str, Any]) -> ApiCall | Rejection:
         """Row -> ApiCall, or Rejection with the reason (never raises for bad rows)."""
-        if self.context is None or self._build is None:
+        if self.context is None:
             return Rejection(
                 f"stream '{self.stream}' has no entry in `mappings` and `default_action` is 'none'"
             )
+        if self._build is None:
+            return Rejection(f"action '{self.context.mapping.action}' makes no call per row")
         try:
             return self._build(record, self.context)
         except RowError as exc:

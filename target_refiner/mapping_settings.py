@@ -22,7 +22,13 @@ TRACK = "track"
 ADD_TO_SEGMENT = "add_to_segment"
 REMOVE_FROM_SEGMENT = "remove_from_segment"
 DELETE_CONTACT = "delete_contact"
+MIRROR_SEGMENT = "mirror_segment"
+#: Actions that turn each row into one call (``mapping.CALL_BUILDERS``).
 ACTIONS = (IDENTIFY, TRACK, ADD_TO_SEGMENT, REMOVE_FROM_SEGMENT, DELETE_CONTACT)
+#: Every action: mirror_segment reads a stream's rows as one list (``mirror.py``).
+ALL_ACTIONS = (*ACTIONS, MIRROR_SEGMENT)
+#: Actions whose rows name a segment (``segment_uuid`` or ``segment_uuid_field``).
+SEGMENT_ACTIONS = frozenset({ADD_TO_SEGMENT, REMOVE_FROM_SEGMENT, MIRROR_SEGMENT})
 NO_ACTION = "none"
 #: What ``default_action`` allows: track and segment actions need a per-stream mapping.
 DEFAULT_ACTIONS = (IDENTIFY, DELETE_CONTACT, NO_ACTION)
@@ -40,7 +46,7 @@ ACCOUNT_SCHEMA = th.ObjectType(
 MAPPING_SCHEMA = th.ObjectType(
     th.Property(
         "action",
-        th.StringType(allowed_values=list(ACTIONS)),
+        th.StringType(allowed_values=list(ALL_ACTIONS)),
         default=IDENTIFY,
         description="What each row does in Refiner.",
     ),
@@ -70,8 +76,25 @@ MAPPING_SCHEMA = th.ObjectType(
     th.Property(
         "segment_uuid_field", th.StringType, description="Segment actions: field holding the uuid."
     ),
+    th.Property(
+        "remove_unlisted",
+        th.BooleanType,
+        description=(
+            "mirror_segment: remove members the rows do not list, also those added by hand "
+            "in Refiner (default true; false: only add)."
+        ),
+    ),
+    th.Property(
+        "incremental",
+        th.BooleanType,
+        description=(
+            "mirror_segment: say the stream's input is incremental (only changed rows); such "
+            "a stream cannot be mirrored, so `true` is refused before any call."
+        ),
+    ),
     additional_properties=False,
 )
+# No defaults for the mirror_segment keys: the SDK would write them into every mapping.
 MAPPING_KEYS = frozenset(MAPPING_SCHEMA.to_dict()["properties"])
 ACCOUNT_KEYS = frozenset(ACCOUNT_SCHEMA.to_dict()["properties"])
 
@@ -80,11 +103,13 @@ MAPPINGS = th.Property(
     th.ObjectType(additional_properties=MAPPING_SCHEMA),
     description=(
         "Per-stream mapping, keyed by stream name: `action` (identify, track, "
-        "add_to_segment, remove_from_segment, delete_contact), `user_id` and/or `email` "
-        "(field names; each row needs one value), `event` or `event_name` (track), "
-        "`attributes`/`exclude` (identify traits; default every other field), `account` "
-        "({id, name, attributes} field names), `segment_uuid` or `segment_uuid_field`. "
-        "Nested objects become `parent_child` traits; arrays are rejected."
+        "add_to_segment, remove_from_segment, delete_contact, mirror_segment), `user_id` "
+        "and/or `email` (field names; each row needs one value), `event` or `event_name` "
+        "(track), `attributes`/`exclude` (identify traits; default every other field), "
+        "`account` ({id, name, attributes} field names), `segment_uuid` or "
+        "`segment_uuid_field`, `remove_unlisted` (mirror_segment: the stream's rows are the "
+        "segment's complete member list). Nested objects become `parent_child` traits; "
+        "arrays are rejected."
     ),
 )
 DEFAULT_ACTION = th.Property(
@@ -125,6 +150,8 @@ class StreamMapping:
     account: AccountMapping | None = None
     segment_uuid: str | None = None
     segment_uuid_field: str | None = None
+    #: mirror_segment: remove members the rows do not list.
+    remove_unlisted: bool = True
 
     def identity_fields(self) -> frozenset[str]:
         """Fields that identify the user or account, hence never traits."""
@@ -190,8 +217,8 @@ def _action_of(raw: Any, setting: str) -> str:  # noqa: ANN401
         )
         raise SettingsError(msg)
     action = raw.get("action", IDENTIFY)
-    if action not in ACTIONS:
-        msg = f"Setting `{setting}.action` must be one of {list(ACTIONS)}, got {action!r}."
+    if action not in ALL_ACTIONS:
+        msg = f"Setting `{setting}.action` must be one of {list(ALL_ACTIONS)}, got {action!r}."
         raise SettingsError(msg)
     return str(action)
 
@@ -240,7 +267,7 @@ def parse_stream_mapping(stream: str, raw: Any) -> StreamMapping:  # noqa: ANN40
         raw,
         ("segment_uuid", "segment_uuid_field"),
         setting,
-        needed_by=action if action in {ADD_TO_SEGMENT, REMOVE_FROM_SEGMENT} else None,
+        needed_by=action if action in SEGMENT_ACTIONS else None,
         names="`segment_uuid` or `segment_uuid_field`",
     )
     return StreamMapping(
@@ -254,7 +281,37 @@ def parse_stream_mapping(stream: str, raw: Any) -> StreamMapping:  # noqa: ANN40
         account=_parse_account(raw.get("account"), setting),
         segment_uuid=segment_uuid,
         segment_uuid_field=segment_uuid_field,
+        remove_unlisted=_mirror_flags(raw, action, setting),
     )
+
+
+def _flag(raw: dict[str, Any], key: str, setting: str, *, default: bool) -> bool:
+    value = raw.get(key, default)
+    if not isinstance(value, bool):
+        msg = f"Setting `{setting}.{key}` must be true or false, got {value!r}."
+        raise SettingsError(msg)
+    return value
+
+
+def _mirror_flags(raw: dict[str, Any], action: str, setting: str) -> bool:
+    """``remove_unlisted``, after refusing a mirror of an input said to be incremental.
+
+    Both keys belong to mirror_segment alone: elsewhere they would be silently meaningless.
+    """
+    if action != MIRROR_SEGMENT:
+        extra = sorted({"remove_unlisted", "incremental"} & set(raw))
+        if extra:
+            msg = f"Setting `{setting}` has {extra}, which only `action: mirror_segment` uses."
+            raise SettingsError(msg)
+        return True
+    if _flag(raw, "incremental", setting, default=False):
+        msg = (
+            f"Setting `{setting}` (mirror_segment) says the input is incremental: a mirror "
+            "needs the complete member list in every run, or it would remove everyone not "
+            "re-sent. Read the stream as a full table, or use `action: add_to_segment`."
+        )
+        raise SettingsError(msg)
+    return _flag(raw, "remove_unlisted", setting, default=True)
 
 
 def parse_mappings(raw: Any) -> dict[str, StreamMapping]:  # noqa: ANN401 - settings JSON

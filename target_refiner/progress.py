@@ -28,11 +28,16 @@ class StreamCounts:
     skipped: int = 0
     replayed: int = 0
     rejected: int = 0
+    #: mirror_segment rows kept for the segment's diff at the end of the input.
+    held: int = 0
 
     @property
     def done(self) -> int:
-        """Rows acknowledged (sent, skipped unchanged, skipped as replays, or rejected)."""
-        return self.sent + self.skipped + self.replayed + self.rejected
+        """Rows handled: acknowledged (sent, skipped, replays, rejected) or held for a mirror.
+
+        Held rows count, so a mirror stream's rejections are measured against its rows.
+        """
+        return self.sent + self.skipped + self.replayed + self.rejected + self.held
 
 
 class RejectRatioExceededError(RunStoppedError):
@@ -94,6 +99,16 @@ class Progress:
         with self._lock:
             self._counts(stream).rejected += 1
 
+    def hold(self, stream: str) -> None:
+        """A mirror_segment row was kept for its segment's diff."""
+        with self._lock:
+            self._counts(stream).held += 1
+
+    def release(self, stream: str, rows: int) -> None:
+        """A mirror's diff is being applied: its rows are counted by what becomes of them."""
+        with self._lock:
+            self._counts(stream).held -= rows
+
     def totals(self) -> StreamCounts:
         """Sum over streams."""
         with self._lock:
@@ -104,6 +119,7 @@ class Progress:
                 total.skipped += c.skipped
                 total.replayed += c.replayed
                 total.rejected += c.rejected
+                total.held += c.held
             return total
 
     def check_reject_ratio(self, *, final: bool = False) -> None:
@@ -163,7 +179,8 @@ class Progress:
 
 
 def _counts_text(c: StreamCounts) -> str:
+    held = f", {c.held} held for a segment mirror (not applied)" if c.held else ""
     return (
         f"{c.rows_in} rows in, {c.sent} sent, {c.skipped} skipped unchanged, "
-        f"{c.replayed} skipped as replays, {c.rejected} rejected"
+        f"{c.replayed} skipped as replays, {c.rejected} rejected{held}"
     )

@@ -2,7 +2,8 @@
 
 Built once, before the first input line is read (``InterruptibleReader.on_start``): the key and
 URL are checked first (``GET {api_url}/``), so a wrong key or an ``api_url`` that is not Refiner
-stops the run with one line before anything is read, sent or written.
+stops the run with one line before anything is read, sent or written; so does a mirror_segment
+mapping whose constant ``segment_uuid`` is not a manual segment (``GET /segments``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from target_refiner.deadletter import DeadLetter, JsonLines
 from target_refiner.errors import RunStoppedError
 from target_refiner.ledger import Ledger, ledger_path
 from target_refiner.lock import LedgerLock
+from target_refiner.members import SegmentCatalog
+from target_refiner.mirror import Mirror
 from target_refiner.people import People
 from target_refiner.progress import Progress
 from target_refiner.sender import DryRunSender, Sender
@@ -55,8 +58,10 @@ class Runtime:
             pool_size=settings.max_concurrency,
             log=log,
         )
+        self.catalog = SegmentCatalog(self.client)
         try:
             self._check_api(settings.api_url, log)
+            self.catalog.check_mappings(settings.mappings)
             path = ledger_path(settings.state_dir, settings.api_url, api_key)
             self.lock = LedgerLock(
                 path.with_suffix(".lock"), wait_seconds=settings.ledger_wait_seconds
@@ -77,6 +82,8 @@ class Runtime:
         )
         self.tracker = AckTracker(target.emit_state)
         self.sender = self._sender(settings, log)
+        self.log = log
+        self.mirror = Mirror(self, settings)
         self.progress.start()
 
     def _sender(self, settings: Settings, log: logging.Logger) -> Sender | DryRunSender:

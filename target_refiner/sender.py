@@ -28,7 +28,11 @@ Failures: a 4xx about the row's data dead-letters the row; an auth error, an ans
 endpoint (``RefinerEndpointError``: wrong ``api_url``, a proxy, 403/405, a body that is not JSON),
 or a 5xx/timeout still failing after ``max_tries`` stops the run (the row stays unacknowledged,
 so the last STATE emitted is before it and a rerun retries it; nothing is written to the ledger).
-``DELETE /contact`` answered 404 counts as done only when Refiner says the contact does not exist.
+``DELETE /contact`` answered 404 counts as done only when Refiner says the contact does not exist;
+so does a mirror_segment removal (a contact that is gone is in no segment).
+
+A call with ``trust_ledger`` False (mirror_segment, which has just read Refiner's members) is
+sent whatever the ledger remembers; its ``tally`` hears what became of it.
 
 :meth:`Sender.interrupt` (SIGTERM) lets the calls in flight finish and be committed, and drops
 the queued ones unacknowledged, so the STATE emitted last is exactly the safe one.
@@ -51,10 +55,11 @@ from refiner_http.policy import RETRYABLE_EXCEPTIONS
 from target_refiner.concurrency import Concurrency
 from target_refiner.errors import RunStoppedError
 from target_refiner.ledger import LedgerWrite
-from target_refiner.mapping_settings import DELETE_CONTACT
+from target_refiner.mapping_settings import DELETE_CONTACT, MIRROR_SEGMENT
 
 if TYPE_CHECKING:
     import logging
+    from collections.abc import Callable
 
     from refiner_http import RefinerClient
     from target_refiner.deadletter import DeadLetter, JsonLines
@@ -173,7 +178,7 @@ class Sender:
                 pending.append(self._job(stream, record, call, found, check=True))
                 return
         # Nothing of this person is in flight (only this thread adds work): the ledger is final.
-        done = None if self.full_resend else self.ledger.already_done(key, call.payload_hash)
+        done = _done_by_ledger(self.ledger, key, call, full_resend=self.full_resend)
         if done is not None:
             if found.links:  # e.g. the first run on a ledger older than person links
                 self.ledger.commit([LedgerWrite(None, "", person, found.links)])
@@ -184,10 +189,17 @@ class Sender:
             self._busy[person] = collections.deque()
         self._dispatch(job)
 
-    def flush(self) -> None:
-        """Wait until every submitted row is acknowledged; raise if the run failed."""
-        self.tracker.wait_below(1, self._stop)
+    def flush(self, interrupted: Callable[[], bool] | None = None) -> bool:
+        """Wait until every submitted row is acknowledged; raise if the run failed.
+
+        With ``interrupted``, stop waiting (and return False) once it says so.
+        """
+        timeout = None if interrupted is None else 0.2
+        while not self.tracker.wait_below(1, self._stop, timeout=timeout):
+            if interrupted is not None and interrupted():
+                return False
         self.raise_if_failed()
+        return True
 
     def raise_if_failed(self) -> None:
         """Re-raise a fatal error from a worker in the caller's thread."""
@@ -307,8 +319,8 @@ class Sender:
 
     def _run(self, job: Job) -> Outcome | None:
         call = job.call
-        if job.check and not self.full_resend:
-            done = self.ledger.already_done(job.ledger_key, call.payload_hash)
+        if job.check:
+            done = _done_by_ledger(self.ledger, job.ledger_key, call, full_resend=self.full_resend)
             if done is not None:
                 return Outcome(job, done)
         try:
@@ -398,6 +410,8 @@ class Sender:
             self.ledger.commit(writes)
         for o in batch:
             getattr(self.progress, o.kind)(o.job.stream)
+            if o.job.call.tally is not None:
+                o.job.call.tally(o.kind)
             self.tracker.close(o.job.seq)
             self._release(o.job.person)
         self.progress.check_reject_ratio()
@@ -414,13 +428,21 @@ class Sender:
         self._dispatch(job)
 
 
+def _done_by_ledger(
+    ledger: Ledger, key: LedgerKey | None, call: ApiCall, *, full_resend: bool
+) -> str | None:
+    """What the ledger says makes the call needless (see ``Ledger.already_done``), or None."""
+    if full_resend or not call.trust_ledger:
+        return None
+    return ledger.already_done(key, call.payload_hash)
+
+
 def _contact_already_gone(call: ApiCall, exc: RefinerApiError) -> bool:
-    """A 404 on DELETE /contact is success only when Refiner says the contact does not exist."""
-    return (
-        call.action == DELETE_CONTACT
-        and exc.status == HTTPStatus.NOT_FOUND
-        and "contact" in exc.message.lower()
+    """A 404 on a delete or a mirror removal is success only when the contact does not exist."""
+    removal = call.action == DELETE_CONTACT or (
+        call.action == MIRROR_SEGMENT and call.method == "DELETE"
     )
+    return removal and exc.status == HTTPStatus.NOT_FOUND and "contact" in exc.message.lower()
 
 
 class DryRunSender:
@@ -446,15 +468,18 @@ class DryRunSender:
         """Write the call unless the ledger says Refiner already has it."""
         person = self.people.resolve(call.identifiers or (call.user_key,)).person
         key = person_ledger_key(call, person)
-        done = None if self.full_resend else self.ledger.already_done(key, call.payload_hash)
+        done = _done_by_ledger(self.ledger, key, call, full_resend=self.full_resend)
         if done is not None:
             getattr(self.progress, done)(stream)
             return
         self.out.write({"stream": stream, **call.as_dict()})
         self.progress.sent(stream)
+        if call.tally is not None:
+            call.tally("sent")
 
-    def flush(self) -> None:
-        """Nothing is in flight."""
+    def flush(self, interrupted: Callable[[], bool] | None = None) -> bool:
+        """Nothing is in flight: done, unless the run was interrupted meanwhile."""
+        return interrupted is None or not interrupted()
 
     def raise_if_failed(self) -> None:
         """A dry run cannot fail on the API."""

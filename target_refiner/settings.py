@@ -75,6 +75,25 @@ MAX_REJECT_RATIO = th.Property(
         "on rejections."
     ),
 )
+MAX_REMOVAL_RATIO = th.Property(
+    "max_removal_ratio",
+    th.NumberType(minimum=0, maximum=1),
+    default=0.5,
+    description=(
+        "mirror_segment: refuse a run that would remove more than this share of a segment's "
+        "current members (or every member), before any call; nothing is changed and the run "
+        "exits 1."
+    ),
+)
+ALLOW_LARGE_REMOVALS = th.Property(
+    "allow_large_removals",
+    th.BooleanType,
+    default=False,
+    description=(
+        "mirror_segment: apply removals beyond `max_removal_ratio`, or that empty a segment, "
+        "for this run (set it for one run, not in the project's config)."
+    ),
+)
 PROGRESS_INTERVAL_SECONDS = th.Property(
     "progress_interval_seconds",
     th.NumberType(minimum=0),
@@ -122,6 +141,8 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="Cut strings to Refiner's 255 characters instead of rejecting the row.",
     ),
     MAX_REJECT_RATIO,
+    MAX_REMOVAL_RATIO,
+    ALLOW_LARGE_REMOVALS,
     th.Property(
         "validate_records",
         th.BooleanType,
@@ -136,12 +157,23 @@ CONFIG_SCHEMA = th.PropertiesList(
 ).to_dict()
 
 
-def _reject_ratio_errors(config: Mapping[str, Any]) -> list[str]:
-    ratio = config.get(MAX_REJECT_RATIO.name)
-    # JSON config files reach us with decimals as Decimal (the SDK's reader), hence Decimal.
-    if ratio is None or (isinstance(ratio, (int, float, Decimal)) and 0 <= ratio <= 1):
-        return []
-    return [f"Setting `max_reject_ratio` must be between 0 and 1, got {ratio!r}."]
+def _ratio_errors(config: Mapping[str, Any]) -> list[str]:
+    errors = []
+    for prop in (MAX_REJECT_RATIO, MAX_REMOVAL_RATIO):
+        ratio = config.get(prop.name)
+        # JSON config files reach us with decimals as Decimal (the SDK's reader), hence Decimal.
+        valid = isinstance(ratio, (int, float, Decimal)) and not isinstance(ratio, bool)
+        if ratio is not None and not (valid and 0 <= ratio <= 1):
+            errors.append(f"Setting `{prop.name}` must be between 0 and 1, got {ratio!r}.")
+    return errors
+
+
+def _ratio(config: Mapping[str, Any], prop: th.Property) -> float | None:
+    """A ratio setting, else its default; 0 is a value here (``setting`` would take the default)."""
+    value = config.get(prop.name)
+    if value is None:
+        value = prop.default
+    return None if value is None else float(value)
 
 
 def check_settings(config: Mapping[str, Any]) -> list[str]:
@@ -150,7 +182,7 @@ def check_settings(config: Mapping[str, Any]) -> list[str]:
         *connection_errors(config),
         *api_url_errors(config),
         *positive_number_errors(config, (MAX_CONCURRENCY, MAX_REQUESTS_PER_USER_PER_MINUTE)),
-        *_reject_ratio_errors(config),
+        *_ratio_errors(config),
         *api_key_errors(config),
         *mapping_errors(config),
     ]
@@ -172,6 +204,8 @@ class Settings:
     ledger_wait_seconds: float
     progress_interval_seconds: float
     max_reject_ratio: float | None
+    max_removal_ratio: float
+    allow_large_removals: bool
     dry_run: bool
     full_resend: bool
 
@@ -183,7 +217,6 @@ class Settings:
 def settings_from_config(config: Mapping[str, Any]) -> Settings:
     """The run's Settings, from a config that passed :func:`check_settings`."""
     state_dir = Path(setting(config, STATE_DIR))
-    ratio = config.get(MAX_REJECT_RATIO.name)
     # A null interval turns the progress line off, like 0 (only an unset one means the default).
     interval = config.get(PROGRESS_INTERVAL_SECONDS.name, PROGRESS_INTERVAL_SECONDS.default)
     return Settings(
@@ -198,7 +231,9 @@ def settings_from_config(config: Mapping[str, Any]) -> Settings:
         request_timeout=float(setting(config, REQUEST_TIMEOUT)),
         ledger_wait_seconds=float(setting(config, LEDGER_WAIT_SECONDS)),
         progress_interval_seconds=float(interval or 0),
-        max_reject_ratio=None if ratio is None else float(ratio),
+        max_reject_ratio=_ratio(config, MAX_REJECT_RATIO),
+        max_removal_ratio=_ratio(config, MAX_REMOVAL_RATIO) or 0.0,
+        allow_large_removals=bool(config.get(ALLOW_LARGE_REMOVALS.name)),
         dry_run=bool(config.get("dry_run")),
         full_resend=bool(config.get("full_resend")),
     )

@@ -13,6 +13,10 @@ What is dead-lettered (or sent on to the sender) is the row as it arrived, befor
 Schema validation: rows that do not match the stream's schema go to the dead-letter file instead
 of stopping the run, through a validator wrapper (``get_validator``) that remembers the failure
 for ``process_record``.
+
+A mirror_segment stream's rows make no call each: they gather in the run's ``Mirror`` (with the
+version their RECORD message carried), which ACTIVATE_VERSION also reaches; ``mirror.py`` diffs
+them at the end of the input.
 """
 
 from __future__ import annotations
@@ -29,10 +33,12 @@ from singer_sdk.sinks.core import BaseJSONSchemaValidator
 from typing_extensions import override
 
 from target_refiner.mapping import Rejection, RowMapper
+from target_refiner.mapping_settings import MIRROR_SEGMENT
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
+    from target_refiner.audience import Audience
     from target_refiner.target import TargetRefiner
 
 
@@ -81,6 +87,9 @@ class RefinerSink(BatchSink):
             key_properties=tuple(self.key_properties),
             truncate=target.settings.truncate_long_strings,
         )
+        self.audience: Audience | None = None
+        if self.mapping is not None and self.mapping.action == MIRROR_SEGMENT:
+            self.audience = target.runtime.mirror.audience_for(self.stream_name, self.mapping)
 
     @override
     def get_validator(self) -> BaseJSONSchemaValidator | None:
@@ -105,6 +114,11 @@ class RefinerSink(BatchSink):
             problem = self._validator.failure_for(record)
         if problem is not None:
             result: Any = Rejection(f"row does not match the stream schema: {problem}")
+        elif self.audience is not None:
+            result = self.audience.add(record, arrived, self.target.arrived_version)
+            if result is None:
+                runtime.progress.hold(self.stream_name)  # diffed at the end of the input
+                return
         else:
             result = self.mapper.map(record)
         if isinstance(result, Rejection):
@@ -113,6 +127,18 @@ class RefinerSink(BatchSink):
             runtime.progress.check_reject_ratio()
             return
         runtime.sender.submit(self.stream_name, arrived, result)
+
+    @override
+    def activate_version(self, new_version: int) -> None:
+        """ACTIVATE_VERSION: a mirror's list is the rows of this version from now on.
+
+        Other actions keep the SDK's note: a row missing from a full-table read deletes nothing
+        in Refiner (only mirror_segment reads the input as a complete list).
+        """
+        if self.audience is None:
+            super().activate_version(new_version)
+            return
+        self.audience.activate(new_version)
 
     @override
     def process_batch(self, context: dict) -> None:

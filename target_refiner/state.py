@@ -6,6 +6,11 @@ within milliseconds, not at the SDK's periodic drain). :class:`StateOutbox` writ
 released: never the same STATE twice in a row, nothing in a dry run (a bookmark must not move
 past rows that were not sent), and with ``max_reject_ratio`` only the newest STATE, kept back
 until the end-of-run check passes, so a run that fails the ratio never moves the bookmark.
+
+A *hold* (``open(hold=True)``) keeps every later STATE back like an unacknowledged row, without
+counting as one: a mirror_segment stream holds from its SCHEMA until its segment's diff is
+applied at the end of the input, while ``outstanding`` (back-pressure, the SDK's drains) only
+counts rows, so waiting for rows never waits for the end of the input.
 """
 
 from __future__ import annotations
@@ -27,22 +32,26 @@ class AckTracker:
         """``emit`` writes a STATE message; it is called under this tracker's lock, in order."""
         self._emit = emit
         self._next = 0
-        self._open: collections.OrderedDict[int, None] = collections.OrderedDict()
+        #: Open sequence numbers, oldest first; the value says whether it is a hold.
+        self._open: collections.OrderedDict[int, bool] = collections.OrderedDict()
+        self._rows = 0  # open entries that are rows, not holds
         self._states: collections.deque[tuple[int, dict]] = collections.deque()
         self._cond = threading.Condition()
 
-    def open(self) -> int:
-        """Number a row that is not acknowledged yet."""
+    def open(self, *, hold: bool = False) -> int:
+        """Number a row that is not acknowledged yet (or a hold: see the module doc)."""
         with self._cond:
             seq = self._next
             self._next += 1
-            self._open[seq] = None
+            self._open[seq] = hold
+            self._rows += not hold
             return seq
 
     def close(self, seq: int) -> None:
-        """Acknowledge a row; emit the newest STATE that no longer waits for anything."""
+        """Acknowledge a row (or end a hold); emit the newest STATE that waits for nothing."""
         with self._cond:
-            self._open.pop(seq, None)
+            hold = self._open.pop(seq, None)
+            self._rows -= hold is False
             self._release()
             self._cond.notify_all()
 
@@ -63,14 +72,12 @@ class AckTracker:
     @property
     def outstanding(self) -> int:
         """Rows submitted and not acknowledged (a racy read is fine for back-pressure)."""
-        return len(self._open)
+        return self._rows
 
     def wait_below(self, limit: int, stop: threading.Event, timeout: float | None = None) -> bool:
         """Block until fewer than ``limit`` rows are outstanding (or ``stop`` is set)."""
         with self._cond:
-            return self._cond.wait_for(
-                lambda: len(self._open) < limit or stop.is_set(), timeout=timeout
-            )
+            return self._cond.wait_for(lambda: self._rows < limit or stop.is_set(), timeout=timeout)
 
     def wake(self) -> None:
         """Wake every waiter (after a fatal error)."""

@@ -13,6 +13,10 @@ Delivery is at-least-once without needless duplicates:
   flight at the moment of the kill (at most ``max_concurrency``) can be sent twice: Refiner has no
   idempotency key, so no client can do better.
 
+A mirror_segment stream (``mirror.py``) holds every STATE after its SCHEMA until its segment's
+diff is applied at the end of the input; the SDK's drains write STATE through the same
+``AckTracker``, so they cannot slip one past it.
+
 A dry run never emits STATE, so it cannot move a bookmark past rows it did not send. With
 ``max_reject_ratio`` set, STATE is held until the end-of-run check passes. A run that cannot go
 on (bad key or URL, an answer about the endpoint, the ledger in use, SIGTERM) stops with one
@@ -55,10 +59,12 @@ class TargetRefiner(Target):
 
     name = "target-refiner"
     default_sink_class = RefinerSink
-    #: BATCH messages (JSONL files from a batch-capable tap) are replayed row by row.
+    #: BATCH messages (JSONL files from a batch-capable tap) are replayed row by row;
+    #: ACTIVATE_VERSION tells a mirror_segment stream which rows are the complete list.
     capabilities: ClassVar[list[CapabilitiesEnum]] = [
         *Target.capabilities,
         PluginCapabilities.BATCH,
+        PluginCapabilities.ACTIVATE_VERSION,
     ]
 
     config_jsonschema = CONFIG_SCHEMA
@@ -87,15 +93,19 @@ class TargetRefiner(Target):
     #: The row being processed as it arrived, before stream maps and parsing (a reference, not
     #: a copy): what ``RefinerSink`` dead-letters and hands to the sender.
     arrived_record: dict | None = None
+    #: The table version that row's RECORD message carried (ACTIVATE_VERSION), if any.
+    arrived_version: object = None
 
     @override
     def _process_record_message(self, message_dict: dict) -> None:
         """Remember the row as it arrived, then let the SDK map, check and validate it."""
         self.arrived_record = message_dict.get("record")
+        self.arrived_version = message_dict.get("version")
         try:
             super()._process_record_message(message_dict)
         finally:
             self.arrived_record = None
+            self.arrived_version = None
 
     @override
     def _process_batch_message(self, message_dict: dict) -> None:
@@ -138,16 +148,29 @@ class TargetRefiner(Target):
         if self._latest_state == message_dict["value"]:
             return
         super()._process_state_message(message_dict)
-        self.runtime.tracker.add_state(copy.deepcopy(message_dict["value"]))
+        value = copy.deepcopy(message_dict["value"])
+        self.runtime.mirror.observe_state(value, self._stream_aliases)
+        self.runtime.tracker.add_state(value)
+
+    def _stream_aliases(self, stream: str) -> list[str]:
+        """The sink names a tap stream's rows reach (stream maps may rename it)."""
+        maps = self.mapper.stream_maps.get(stream)
+        return [m.stream_alias for m in maps] if maps else [stream]
 
     def emit_state(self, state: dict) -> None:
-        """Write a STATE message (any thread); never the same one twice in a row."""
-        self._write_state_message(state)
+        """Write a STATE the tracker released (any thread); never the same one twice in a row."""
+        self.state_outbox.put(state)
 
     @override
     def _write_state_message(self, state: dict) -> None:
-        """Every STATE write, the SDK's drain included, goes through the outbox (``state.py``)."""
-        self.state_outbox.put(state)
+        """The SDK's drains write STATE here: queued like any STATE (``state.AckTracker``).
+
+        Every row but a mirror's is acknowledged when a drain writes; a mirror's hold is not.
+        """
+        if "runtime" in self.__dict__:
+            self.runtime.tracker.add_state(state)
+        else:
+            self.state_outbox.put(state)
 
     # -- end of input ---------------------------------------------------------------------
     @override
@@ -161,11 +184,13 @@ class TargetRefiner(Target):
             super().process_endofpipe()
             return
         runtime = self.runtime
-        signum = getattr(self.message_reader, "signum", None)
         try:
-            if signum is None:
+            if self._signum() is None:
                 super().process_endofpipe()  # drains: waits for every acknowledgement
-            else:
+                # A run that rejected too many rows never mirrors (a rejected row names nobody).
+                runtime.progress.check_reject_ratio(final=True)
+                runtime.mirror.apply(interrupted=lambda: self._signum() is not None)
+            if self._signum() is not None:
                 runtime.sender.interrupt()
                 runtime.sender.raise_if_failed()
             runtime.progress.check_reject_ratio(final=True)
@@ -173,14 +198,22 @@ class TargetRefiner(Target):
         finally:
             runtime.close()
             self._log_summary(runtime)
+        signum = self._signum()
         if signum is not None:
             left = runtime.tracker.outstanding
+            unapplied = runtime.mirror.unapplied
+            mirrors = f" The mirror of {unapplied} was not finished." if unapplied else ""
             msg = (
                 f"Interrupted by {signal.Signals(signum).name}: the calls in flight finished and "
                 f"the last STATE emitted covers every acknowledged row; {left} rows read were not "
-                "sent. Run again to continue from that STATE."
+                f"sent.{mirrors} Run again to continue from that STATE."
             )
             raise RunInterruptedError(signum, msg)
+
+    def _signum(self) -> int | None:
+        """The signal that ended the input, if one did."""
+        signum = getattr(self.message_reader, "signum", None)
+        return signum if isinstance(signum, int) else None
 
     def _log_summary(self, runtime: Runtime) -> None:
         runtime.progress.summary()

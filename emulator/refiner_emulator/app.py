@@ -34,7 +34,7 @@ from refiner_emulator.page_writer import Pager, Untidy
 from refiner_emulator.params import ParamsError, merge_request_data
 from refiner_emulator.ratelimit import RateLimiter
 from refiner_emulator.seed import build_store
-from refiner_emulator.store import ApiError
+from refiner_emulator.store import ApiError, Segment
 from refiner_emulator.webhooks import WebhookDispatcher
 
 if TYPE_CHECKING:
@@ -309,6 +309,24 @@ class Emulator:
         body["events_count"] = sum(1 for e in self.store.events if e.contact_uuid == contact.uuid)
         return JSONResponse(body)
 
+    async def private_segments(self, request: Request) -> Response:
+        """POST /_emulator/segments ``{"name": ..., "is_manual": true}``: a new, empty segment.
+
+        What the dashboard does (the API cannot create segments); answered as listed.
+        """
+        spec = await _json_object(request)
+        if isinstance(spec, Response):
+            return spec
+        name, manual = spec.get("name"), spec.get("is_manual", True)
+        if not isinstance(name, str) or not name.strip() or not isinstance(manual, bool):
+            return JSONResponse(
+                {"error": "name must be a non-empty string and is_manual a boolean"},
+                status_code=400,
+            )
+        segment = Segment(uuid=self.store.new_uuid(), name=name, is_manual=manual)
+        self.store.segments[segment.uuid] = segment
+        return JSONResponse({"uuid": segment.uuid, "name": name, "is_manual": manual})
+
     async def private_webhooks(self, _request: Request) -> Response:
         """GET /_emulator/webhooks: the delivery log."""
         return JSONResponse({"deliveries": self.webhooks.deliveries()})
@@ -371,6 +389,7 @@ def create_app(emulator: Emulator) -> Starlette:
         Route("/_emulator/events", emulator.private_events, methods=["GET"]),
         Route("/_emulator/contacts/{remote_id:path}", emulator.private_contact, methods=["GET"]),
         Route("/_emulator/webhooks", emulator.private_webhooks, methods=["GET"]),
+        Route("/_emulator/segments", emulator.private_segments, methods=["POST"]),
         Route("/{path:path}", emulator.api, methods=ALL_METHODS),
     ]
     return Starlette(routes=routes)

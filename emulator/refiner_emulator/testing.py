@@ -151,6 +151,11 @@ class EmulatorProcess(ServerProcess):
             spec["body"] = body
         return dict(self._call("POST", "/_emulator/faults", json=spec))
 
+    def add_segment(self, name: str, *, manual: bool = True) -> str:
+        """Make a segment as the dashboard would (empty); returns its uuid."""
+        body = self._call("POST", "/_emulator/segments", json={"name": name, "is_manual": manual})
+        return str(body["uuid"])
+
     def events(self) -> list[dict[str, Any]]:
         """Tracked events, oldest first."""
         return list(self._call("GET", "/_emulator/events")["events"])
