@@ -114,7 +114,7 @@ class SharedSchedule:
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS schedule (name TEXT PRIMARY KEY, tat REAL NOT NULL)"
             )
-        os.chmod(path, 0o600)  # noqa: PTH101 - the path may already exist with a wider mode
+        path.chmod(0o600)  # the file may already exist with a wider mode
 
     def _exclusive(self) -> _Flock:
         return _Flock(self._thread_lock, self._lock_fd)
