@@ -20,6 +20,7 @@ as free rather than obeyed.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import os
@@ -187,12 +188,19 @@ def open_shared_schedule(directory: Path, api_url: str, api_key: str) -> SharedS
     if not path.exists() and directory.is_dir():
         cutoff = time.time() - STALE_FILE_SECONDS
         for old in directory.iterdir():
-            if old.stem.split(".")[0] != path.stem and old.stat().st_mtime < cutoff:
-                old.unlink(missing_ok=True)
+            if old.stem.split(".")[0] != path.stem:
+                _remove_if_older(old, cutoff)
     return SharedSchedule(path)
 
 
 PACING_DIR_ENV = "REFINER_PACING_DIR"
+
+
+def _remove_if_older(path: Path, cutoff: float) -> None:
+    """Delete ``path`` if untouched since ``cutoff``; another process may be sweeping too."""
+    with contextlib.suppress(OSError):
+        if path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
 
 
 def default_pacing_dir() -> Path:

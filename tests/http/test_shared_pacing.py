@@ -14,7 +14,7 @@ from bisect import bisect_left
 
 from refiner_http import KeyedPacer, Pacer
 from refiner_http.policy import HttpPolicy
-from refiner_http.schedule import SharedSchedule, shared_schedule_path
+from refiner_http.schedule import SharedSchedule, open_shared_schedule, shared_schedule_path
 
 
 class FakeClock:
@@ -176,3 +176,16 @@ def test_a_process_killed_while_booking_never_leaves_the_budget_locked(tmp_path)
     holder.stdout.close()
     assert booked.wait(10)
     assert pacer.reserve() < 1.0
+
+
+def test_week_old_schedules_of_other_environments_are_swept(tmp_path):
+    folder = tmp_path / "pacing"
+    folder.mkdir()
+    stale, recent = folder / "gone.sqlite", folder / "live.sqlite"
+    stale.write_bytes(b"")
+    recent.write_bytes(b"")
+    week_ago = time.time() - 8 * 86_400
+    os.utime(stale, (week_ago, week_ago))
+    open_shared_schedule(folder, "https://api.refiner.io/v1", "key").close()
+    assert not stale.exists()
+    assert recent.exists()
