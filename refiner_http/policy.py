@@ -137,7 +137,6 @@ class HttpPolicy:
         """
         schedule = schedule if schedule is not None else LocalSchedule()
         clock = clock or schedule.clock
-        self.schedule = schedule
         self.key_pacer = Pacer(max_requests_per_minute, clock=clock, sleep=sleep, schedule=schedule)
         self.user_pacer = KeyedPacer(
             max_requests_per_user_per_minute, clock=clock, sleep=sleep, schedule=schedule
