@@ -7,12 +7,14 @@ target and ``refiner-api`` all use it. Nothing here serves HTTP (that is ``refin
 
 from refiner_http.client import DEFAULT_API_URL, RefinerClient
 from refiner_http.errors import (
+    PagingError,
     RefinerApiError,
     RefinerAuthError,
     RefinerEndpointError,
     RefinerError,
     RefinerRateLimitedError,
     RefinerTransientError,
+    ShortListingError,
 )
 from refiner_http.pacing import KeyedPacer, Pacer
 from refiner_http.policy import HttpPolicy
@@ -23,6 +25,7 @@ __all__ = [
     "HttpPolicy",
     "KeyedPacer",
     "Pacer",
+    "PagingError",
     "Redactor",
     "RefinerApiError",
     "RefinerAuthError",
@@ -31,4 +34,5 @@ __all__ = [
     "RefinerError",
     "RefinerRateLimitedError",
     "RefinerTransientError",
+    "ShortListingError",
 ]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlsplit
 
 from singer_sdk.pagination import BaseAPIPaginator
 from typing_extensions import override
 
-from refiner_http.page_reader import PageGuard, PageToken, next_page_params
+from refiner_http.page_reader import PageGuard, PageToken, listing_name, next_page_params
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -16,21 +17,45 @@ if TYPE_CHECKING:
 
 
 class RefinerPaginator(BaseAPIPaginator[PageToken | None]):
-    """Cursor first, page numbers as fallback; reads the body the stream already decoded."""
+    """Cursor first, page numbers as fallback; reads the body the stream already decoded.
 
-    def __init__(self, decode: Callable[[requests.Response], Any], endpoint: str) -> None:
+    Every page goes through the shared ``PageGuard`` exactly once, the last one included
+    (the SDK stops at an empty last page without asking for a next one).
+    """
+
+    def __init__(
+        self,
+        decode: Callable[[requests.Response], Any],
+        endpoint: str,
+        warn: Callable[[str], object] | None = None,
+    ) -> None:
         """``decode`` returns the (cached) JSON body so each page is parsed only once."""
         super().__init__(None)
         self._decode = decode
-        self._guard = PageGuard(endpoint)
+        self._endpoint = endpoint
+        self._guard = PageGuard(endpoint, warn)
 
-    @override
-    def get_next(self, response: requests.Response) -> PageToken | None:
-        """Parameters of the next page, or None to stop (checked by the shared guard)."""
+    def _check(self, response: requests.Response) -> PageToken | None:
+        """The guard's verdict on this page; the listing is named by its first request."""
+        if self._guard.endpoint == self._endpoint and response.request.url:
+            query = parse_qsl(urlsplit(str(response.request.url)).query)
+            self._guard.endpoint = listing_name(self._endpoint, query)
         body = self._decode(response)
         return self._guard.check(body, next_page_params(body))
 
     @override
+    def get_next(self, response: requests.Response) -> PageToken | None:
+        """Parameters of the next page, or None to stop (checked by the shared guard)."""
+        return self._check(response)
+
+    @override
     def continue_if_empty(self, response: requests.Response) -> bool:
-        """An empty page that still points further is not the end (refiner-api.md §2, §6)."""
-        return next_page_params(self._decode(response)) is not None
+        """An empty page that still points further is not the end (refiner-api.md §2, §6).
+
+        An empty last page is the end: the guard checks the listing here, as ``advance`` will
+        not be called for it.
+        """
+        if next_page_params(self._decode(response)) is not None:
+            return True
+        self._check(response)
+        return False
