@@ -128,6 +128,14 @@ def test_rows_deleted_while_paging_are_a_warning_and_the_run_succeeds(emu, tmp_p
     assert f"(from {total - 3} to {total}): 3 missing, within the 4 " in warning
 
 
+def test_max_contacts_stops_on_purpose_and_is_not_a_short_read(emu, tmp_path):
+    result = sync(tap_config(emu, max_contacts=30), ["contacts"], tmp_path / "max")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert len(records_of(result.stdout)["contacts"]) == 30
+    assert "Listing /contacts" not in result.stderr
+    assert [state["bookmarks"] for state in states(result.stdout)] == [{"contacts": {}}]
+
+
 def test_pages_without_items_count_are_read_as_before(emu, tmp_path):
     emu.configure(no_items_count=True)
     result = sync(tap_config(emu), ["contacts"], tmp_path / "uncounted")
