@@ -91,7 +91,8 @@ class PageGuard:
         self._warn = warn or log.warning
         self._seen: set[str] = set()
         self._empty_run = 0
-        self._recent: deque[set[str]] = deque(maxlen=RECENT_PAGES)
+        self._recent: set[str] = set()  # the keys of the pages in ``_pages``
+        self._pages: deque[list[str]] = deque()
         self._read = 0
         self._counts: tuple[int, int] | None = None
 
@@ -125,15 +126,18 @@ class PageGuard:
 
     def _tally(self, items: Iterable[Any], body: Any) -> None:  # noqa: ANN401 - the API's JSON
         """Count the page's new distinct items and keep the range of ``items_count``."""
-        keys: set[str] = set()
+        recent, fresh = self._recent, []
         for item in items:
             key = item.get("uuid") if isinstance(item, dict) else None
             if key is None:
                 self._read += 1  # nothing to tell a repeat by: counted
-            elif not (key in keys or any(key in page for page in self._recent)):
-                keys.add(key)
+            elif key not in recent:
+                recent.add(key)
+                fresh.append(key)
                 self._read += 1
-        self._recent.append(keys)
+        if len(self._pages) == RECENT_PAGES:
+            recent.difference_update(self._pages.popleft())
+        self._pages.append(fresh)
         pagination = body.get("pagination") if isinstance(body, dict) else None
         count = pagination.get("items_count") if isinstance(pagination, dict) else None
         if isinstance(count, int) and not isinstance(count, bool):
