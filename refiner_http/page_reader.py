@@ -129,7 +129,7 @@ class PageGuard:
         recent, fresh = self._recent, []
         for item in items:
             key = item.get("uuid") if isinstance(item, dict) else None
-            if key is None:
+            if not isinstance(key, str):
                 self._read += 1  # nothing to tell a repeat by: counted
             elif key not in recent:
                 recent.add(key)
