@@ -14,7 +14,6 @@ from refiner_http.errors import (
     RefinerError,
     RefinerRateLimitedError,
     RefinerTransientError,
-    ShortListingError,
 )
 from refiner_http.pacing import KeyedPacer, Pacer
 from refiner_http.policy import HttpPolicy
@@ -34,5 +33,4 @@ __all__ = [
     "RefinerError",
     "RefinerRateLimitedError",
     "RefinerTransientError",
-    "ShortListingError",
 ]

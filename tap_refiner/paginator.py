@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 class RefinerPaginator(BaseAPIPaginator[PageToken | None]):
     """Cursor first, page numbers as fallback; reads the body the stream already decoded.
 
-    Every page goes through the shared ``PageGuard`` exactly once, the last one included
-    (the SDK stops at an empty last page without asking for a next one).
+    Every page goes through the shared ``PageGuard`` exactly once (``get_next``), the last
+    one included, so a listing's end is always checked against its ``items_count``.
     """
 
     def __init__(
@@ -50,12 +50,10 @@ class RefinerPaginator(BaseAPIPaginator[PageToken | None]):
 
     @override
     def continue_if_empty(self, response: requests.Response) -> bool:
-        """An empty page that still points further is not the end (refiner-api.md §2, §6).
+        """Always: ``get_next`` decides where an empty page leads (further, or the end).
 
-        An empty last page is the end: the guard checks the listing here, as ``advance`` will
-        not be called for it.
+        An empty page that still points further is not the end (refiner-api.md §2, §6); one
+        that does not ends the listing there. Answering False made the SDK log "Pagination
+        stopped ... no records were found" for every empty window, which reads like a failure.
         """
-        if next_page_params(self._decode(response)) is not None:
-            return True
-        self._check(response)
-        return False
+        return True

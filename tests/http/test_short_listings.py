@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from refiner_http import PagingError, RefinerError, ShortListingError
+from refiner_http import PagingError, RefinerError
+from refiner_http.errors import ShortListingError
 from refiner_http.page_reader import (
     RECENT_PAGES,
     ListingCount,
