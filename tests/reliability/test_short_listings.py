@@ -64,6 +64,17 @@ def test_a_full_table_listing_that_ends_early_fails_the_run(emu, tmp_path, strea
     assert all(stream not in state["bookmarks"] for state in states(result.stdout))
 
 
+def test_a_listing_that_ends_early_on_an_empty_page_fails_too(emu, tmp_path):
+    """With empty pages between the real ones, the listing's last page is an empty one."""
+    total = len(emu.api.items("/contacts"))
+    emu.configure(end_listings_early=50, empty_pages=True)
+    result = sync(tap_config(emu), ["contacts"], tmp_path / "empty")
+    assert result.returncode != 0
+    [line] = short_lines(result.stderr)
+    assert f"ended after 50 items, but its pages' pagination.items_count said {total}" in line
+    assert all("contacts" not in state["bookmarks"] for state in states(result.stdout))
+
+
 def test_a_segment_whose_member_listing_ends_early_gets_no_bookmark(emu, tmp_path):
     """``segment_memberships``: no STATE may say that segment was read (the next run would skip)."""
     tidy = sync(tap_config(emu), ["segments", "segment_memberships"], tmp_path / "tidy")
