@@ -34,19 +34,22 @@ class RefinerPaginator(BaseAPIPaginator[PageToken | None]):
         self._decode = decode
         self._endpoint = endpoint
         self._guard = PageGuard(endpoint, warn)
-
-    def _check(self, response: requests.Response) -> PageToken | None:
-        """The guard's verdict on this page; the listing is named by its first request."""
-        if self._guard.endpoint == self._endpoint and response.request.url:
-            query = parse_qsl(urlsplit(str(response.request.url)).query)
-            self._guard.endpoint = listing_name(self._endpoint, query)
-        body = self._decode(response)
-        return self._guard.check(body, next_page_params(body))
+        self._named = False
 
     @override
     def get_next(self, response: requests.Response) -> PageToken | None:
-        """Parameters of the next page, or None to stop (checked by the shared guard)."""
-        return self._check(response)
+        """Parameters of the next page, or None to stop (checked by the shared guard).
+
+        The guard's messages name the listing with its first request's filters (which segment,
+        which window), never its paging parameters.
+        """
+        if not self._named:
+            url = response.request.url if response.request is not None else None
+            query = parse_qsl(urlsplit(str(url or "")).query)
+            self._guard.endpoint = listing_name(self._endpoint, query)
+            self._named = True
+        body = self._decode(response)
+        return self._guard.check(body, next_page_params(body))
 
     @override
     def continue_if_empty(self, response: requests.Response) -> bool:
