@@ -7,6 +7,7 @@ target and ``refiner-api`` all use it. Nothing here serves HTTP (that is ``refin
 
 from refiner_http.client import DEFAULT_API_URL, RefinerClient
 from refiner_http.errors import (
+    PagingError,
     RefinerApiError,
     RefinerAuthError,
     RefinerEndpointError,
@@ -23,6 +24,7 @@ __all__ = [
     "HttpPolicy",
     "KeyedPacer",
     "Pacer",
+    "PagingError",
     "Redactor",
     "RefinerApiError",
     "RefinerAuthError",

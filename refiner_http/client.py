@@ -169,7 +169,12 @@ class RefinerClient:
         pages (``current_page < last_page``), so both documented paging styles work.
         """
         query: dict[str, Any] = {**(params or {}), "page_length": page_length}
-        return iterate_items(lambda page: self.request("GET", path, params=page), query, path)
+        return iterate_items(
+            lambda page: self.request("GET", path, params=page),
+            query,
+            path,
+            self.policy.log.warning,
+        )
 
     def close(self) -> None:
         """Release pooled connections."""

@@ -68,6 +68,25 @@ class RefinerEndpointError(RefinerApiError):
         self.args = (f"{self.args[0]}. {ENDPOINT_HINT}",)
 
 
+class PagingError(RefinerError):
+    """The API's paging went wrong (a cursor loop, endless empty pages): stop, do not skip."""
+
+
+class ShortListingError(PagingError):
+    """A listing ended with fewer items than its pages' ``items_count`` said, beyond churn.
+
+    The API answered a plain 200 without a next page, so nothing else marks the listing as
+    partial; taking it for the whole table would lose the rest silently.
+    """
+
+    def __init__(self, message: str, *, endpoint: str, read: int, expected: int) -> None:
+        """Keep what was read and what the API said there is."""
+        super().__init__(message)
+        self.endpoint = endpoint
+        self.read = read
+        self.expected = expected
+
+
 class RefinerTransientError(RefinerError):
     """A 5xx answer: worth retrying with exponential backoff."""
 

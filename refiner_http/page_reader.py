@@ -9,39 +9,103 @@ going), ``last_page`` may be missing (we never rely on it alone), and a cursor c
 :class:`PageGuard` watches one listing: a cursor seen twice or a long run of empty pages is an
 error naming the endpoint (never the cursor, which is as sensitive as a query), not a silent
 stop.
+
+A listing can also end early with a plain 200 (no cursor, ``last_page`` on this page). Its pages'
+``pagination.items_count`` (the query's total, refiner-api.md §2) is then the only sign, so the
+guard counts distinct items (by ``uuid``) and, at the end, compares: short by more than
+:meth:`ListingCount.tolerance` (the spread of the counts seen while paging, which rows added or
+deleted meanwhile explain, plus a small margin) is :class:`ShortListingError`; short within it
+is a WARNING. Pages without ``items_count`` are not checked.
 """
 
 from __future__ import annotations
 
+import logging
+import math
+from collections import deque
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from refiner_http.errors import PagingError, ShortListingError
+
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
 PageToken = dict[str, Any]
 PAGE_KEYS = frozenset({"page", "page_cursor"})
+#: Query parameters a listing's name leaves out (paging, and a key someone put in the query).
+UNNAMED_PARAMS = PAGE_KEYS | {"page_length", "api_key"}
 #: Consecutive empty pages that still point further before we call the listing broken.
 MAX_EMPTY_PAGES = 50
+#: Pages whose item keys are remembered: rows shifted by changes while paging repeat the rows
+#: just before them, and are counted once. Bounded, so memory does not grow with the listing.
+RECENT_PAGES = 4
+#: What a listing may lack beyond the spread of its ``items_count`` values: churn that leaves
+#: the count unchanged (a row added behind the cursor while one ahead is deleted).
+SHORT_MARGIN_ROWS = 1
+SHORT_MARGIN_SHARE = 0.001
+
+log = logging.getLogger(__name__)
 
 
-class PagingError(RuntimeError):
-    """The API's paging went wrong (a cursor loop, endless empty pages): stop, do not skip."""
+def listing_name(path: str, query: Iterable[tuple[str, Any]]) -> str:
+    """``path`` with the filters of ``query`` (never paging parameters), for messages."""
+    filters = [f"{k}={v}" for k, v in query if k not in UNNAMED_PARAMS]
+    return f"{path} ({', '.join(filters)})" if filters else path
+
+
+@dataclass(frozen=True)
+class ListingCount:
+    """A finished listing's distinct items against the ``items_count`` values its pages gave."""
+
+    read: int
+    lowest: int
+    highest: int
+
+    @property
+    def missing(self) -> int:
+        """Items the highest count says exist and were not read."""
+        return max(0, self.highest - self.read)
+
+    @property
+    def tolerance(self) -> int:
+        """How many may be missing because rows were added or deleted while paging."""
+        margin = max(SHORT_MARGIN_ROWS, math.ceil(self.highest * SHORT_MARGIN_SHARE))
+        return self.highest - self.lowest + margin
+
+    def said(self) -> str:
+        """What the pages said, for messages."""
+        seen = "" if self.lowest == self.highest else f" (from {self.lowest} to {self.highest})"
+        return f"its pages' pagination.items_count said {self.highest}{seen}"
 
 
 class PageGuard:
-    """Remembers one listing's cursors and empty pages; raises instead of looping or stopping."""
+    """Watches one listing: cursors, empty pages and distinct items against ``items_count``.
 
-    def __init__(self, endpoint: str) -> None:
-        """``endpoint`` names the listing in errors (e.g. ``/contacts``)."""
+    Raises instead of looping, or of taking a listing that ended early for the whole of it.
+    """
+
+    def __init__(self, endpoint: str, warn: Callable[[str], object] | None = None) -> None:
+        """``endpoint`` names the listing in errors (e.g. ``/contacts``); ``warn`` logs."""
         self.endpoint = endpoint
+        self._warn = warn or log.warning
         self._seen: set[str] = set()
         self._empty_run = 0
+        self._recent: set[str] = set()  # the keys of the pages in ``_pages``
+        self._pages: deque[list[str]] = deque()
+        self._read = 0
+        self._counts: tuple[int, int] | None = None
 
     def check(self, body: Any, token: PageToken | None) -> PageToken | None:  # noqa: ANN401
-        """``token`` (the next page of ``body``), after checking it leads somewhere new."""
+        """``token`` (the next page of ``body``), after checking it leads somewhere new.
+
+        On the last page (``token`` None) the listing's items are checked against its counts.
+        """
         items = body.get("items") if isinstance(body, dict) else None
         self._empty_run = 0 if items else self._empty_run + 1
+        self._tally(items or (), body)
         if token is None:
+            self._finish()
             return None
         if self._empty_run > MAX_EMPTY_PAGES:
             msg = (
@@ -59,6 +123,49 @@ class PageGuard:
                 raise PagingError(msg)
             self._seen.add(cursor)
         return token
+
+    def _tally(self, items: Iterable[Any], body: Any) -> None:  # noqa: ANN401 - the API's JSON
+        """Count the page's new distinct items and keep the range of ``items_count``."""
+        recent, fresh = self._recent, []
+        for item in items:
+            key = item.get("uuid") if isinstance(item, dict) else None
+            if not isinstance(key, str):
+                self._read += 1  # nothing to tell a repeat by: counted
+            elif key not in recent:
+                recent.add(key)
+                fresh.append(key)
+                self._read += 1
+        if len(self._pages) == RECENT_PAGES:
+            recent.difference_update(self._pages.popleft())
+        self._pages.append(fresh)
+        pagination = body.get("pagination") if isinstance(body, dict) else None
+        count = pagination.get("items_count") if isinstance(pagination, dict) else None
+        if isinstance(count, int) and not isinstance(count, bool):
+            low, high = self._counts or (count, count)
+            self._counts = (min(low, count), max(high, count))
+
+    def _finish(self) -> None:
+        """The end of the listing: short beyond the tolerance raises, within it warns."""
+        if self._counts is None:
+            return
+        count = ListingCount(self._read, *self._counts)
+        if not count.missing:
+            return
+        if count.missing > count.tolerance:
+            msg = (
+                f"Listing {self.endpoint} ended after {count.read} items, but {count.said()}: "
+                f"{count.missing} missing, more than the {count.tolerance} that rows added or "
+                "deleted while paging explain. The API ended the listing early; stopping rather "
+                "than taking part of it for all of it"
+            )
+            raise ShortListingError(
+                msg, endpoint=self.endpoint, read=count.read, expected=count.highest
+            )
+        self._warn(
+            f"Listing {self.endpoint} gave {count.read} items, but {count.said()}: "
+            f"{count.missing} missing, within the {count.tolerance} that rows added or deleted "
+            "while paging explain"
+        )
 
 
 def next_page_params(body: Any) -> PageToken | None:  # noqa: ANN401 - the API's JSON
@@ -81,10 +188,13 @@ def with_page(query: dict[str, Any], token: PageToken) -> dict[str, Any]:
 
 
 def iterate_items(
-    fetch_page: Callable[[dict[str, Any]], Any], query: dict[str, Any], endpoint: str = ""
+    fetch_page: Callable[[dict[str, Any]], Any],
+    query: dict[str, Any],
+    endpoint: str = "",
+    warn: Callable[[str], object] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Every item of a list endpoint: ``fetch_page(query)`` per page, cursor or page numbers."""
-    guard = PageGuard(endpoint or "the listing")
+    guard = PageGuard(listing_name(endpoint or "the listing", query.items()), warn)
     while True:
         body = fetch_page(query)
         items = body.get("items") if isinstance(body, dict) else None

@@ -186,7 +186,9 @@ class RefinerStream(RESTStream[PageToken | None]):
     @override
     def get_new_paginator(self) -> RefinerPaginator | None:
         """Cursor paging with page-number fallback, for list endpoints."""
-        return RefinerPaginator(self.decode, str(self.path)) if self.paged else None
+        if not self.paged:
+            return None
+        return RefinerPaginator(self.decode, str(self.path), self.logger.warning)
 
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
@@ -240,7 +242,7 @@ class RefinerStream(RESTStream[PageToken | None]):
     ) -> Iterator[dict[str, Any]]:
         """Every item of a list endpoint, following cursors (or page numbers)."""
         query: dict[str, Any] = {"page_length": self.page_length, **(params or {})}
-        return iterate_items(lambda page: self.fetch(path, page), query, path)
+        return iterate_items(lambda page: self.fetch(path, page), query, path, self.logger.warning)
 
     def shared_items(self, path: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Every item of a listing several streams read: fetched in full once per run."""

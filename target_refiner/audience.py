@@ -13,7 +13,9 @@ People are listed the way Refiner finds a contact (``members.py`` for the compar
   contact with that email is the same person: Refiner adopts it once a call names both);
 - a row with only an email lists that email;
 - a row naming someone already listed is a duplicate (counted; the first row is kept, as it
-  arrived, for the dead-letter file should Refiner refuse the add).
+  arrived, for the dead-letter file should Refiner refuse the add). An email-only row whose
+  email a row with a user id also names lists that row's person: one person, one duplicate row,
+  whichever row comes first.
 """
 
 from __future__ import annotations
@@ -67,18 +69,22 @@ class SegmentList:
     #: Compared email -> the user ids of rows that named it with an id.
     id_emails: dict[str, list[str]] = field(default_factory=dict)
     rows: int = 0
-    duplicates: int = 0
 
     @property
     def people(self) -> int:
-        """How many people the rows list."""
-        return len(self.by_id) + len(self.by_email)
+        """How many people the rows list (an email-only row an id row names is that person)."""
+        email_only = sum(1 for email in self.by_email if email not in self.id_emails)
+        return len(self.by_id) + email_only
+
+    @property
+    def duplicates(self) -> int:
+        """Rows naming a person another row already named."""
+        return self.rows - self.people
 
     def add(self, identity: dict[str, Any], record: dict[str, Any]) -> None:
         """List the person a row names (``identity`` as ``mapping.identity_of`` returns it)."""
         self.rows += 1
-        if not self._list(identity, record):
-            self.duplicates += 1
+        self._list(identity, record)
 
     def _list(self, identity: dict[str, Any], record: dict[str, Any]) -> bool:
         """Add a person; False when the rows already list them."""
@@ -99,10 +105,8 @@ class SegmentList:
     def merge(self, other: SegmentList) -> None:
         """Add the rows of ``other`` (rows of another version, when none was activated)."""
         for listed in [*other.by_id.values(), *other.by_email.values()]:
-            if not self._list(listed.identity, listed.record):
-                self.duplicates += 1
+            self._list(listed.identity, listed.record)
         self.rows += other.rows
-        self.duplicates += other.duplicates
 
 
 class Audience:

@@ -18,8 +18,7 @@ import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from refiner_http import RefinerApiError
-from refiner_http.page_reader import PagingError
+from refiner_http import PagingError, RefinerApiError
 from refiner_http.policy import RETRYABLE_EXCEPTIONS
 from target_refiner.errors import RunStoppedError
 from target_refiner.mapping_settings import MIRROR_SEGMENT

@@ -54,6 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
     untidy.add_argument("--no-last-page", action="store_true", help="no pagination.last_page")
     untidy.add_argument("--offset-cursors", action="store_true", help="cursors shift on inserts")
     untidy.add_argument(
+        "--end-listings-early",
+        type=int,
+        default=0,
+        metavar="N",
+        help="end every listing after N items (a 200 with no cursor) while items_count says more",
+    )
+    untidy.add_argument("--no-items-count", action="store_true", help="no pagination.items_count")
+    untidy.add_argument(
         "--reporting-end-inclusive", action="store_true", help="/reporting includes the end date"
     )
     p.add_argument("--quiet", action="store_true", help="do not log each request to stderr")
@@ -86,6 +94,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
         empty_pages=args.empty_pages,
         no_last_page=args.no_last_page,
         offset_cursors=args.offset_cursors,
+        end_listings_early=args.end_listings_early,
+        no_items_count=args.no_items_count,
         reporting_end_inclusive=args.reporting_end_inclusive,
     )
     config.validate()

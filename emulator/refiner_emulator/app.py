@@ -88,6 +88,8 @@ class Emulator:
             empty_pages=config.empty_pages,
             no_last_page=config.no_last_page,
             offset_cursors=config.offset_cursors,
+            end_early=config.end_listings_early,
+            no_items_count=config.no_items_count,
         )
 
     def reset(self, *, data: bool, config: bool) -> None:

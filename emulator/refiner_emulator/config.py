@@ -27,6 +27,8 @@ RUNTIME_OPTIONS = frozenset(
         "empty_pages",
         "no_last_page",
         "offset_cursors",
+        "end_listings_early",
+        "no_items_count",
         "reporting_end_inclusive",
     }
 )
@@ -60,6 +62,10 @@ class Config:
     empty_pages: bool = False  # every page is followed by an empty page that carries a cursor
     no_last_page: bool = False  # `pagination` has no `last_page`
     offset_cursors: bool = False  # cursors hold an offset, so inserts shift the rows after them
+    # A listing ends (no cursor, last_page = this page) after this many items while
+    # `items_count` still says how many there are; 0 serves every item.
+    end_listings_early: int = 0
+    no_items_count: bool = False  # `pagination` has no `items_count`
     reporting_end_inclusive: bool = False  # /reporting includes `date_range_end`
 
     def validate(self) -> None:
@@ -73,6 +79,7 @@ class Config:
             (self.unknown_key_status in (404, 400), "unknown_key_status must be 404 or 400"),
             (self.page_length_default in (100, 50), "page_length_default must be 100 or 50"),
             (bool(self.api_keys), "at least one api key is required"),
+            (self.end_listings_early >= 0, "end_listings_early must be >= 0"),
         ]
         for ok, message in checks:
             if not ok:

@@ -6,8 +6,11 @@ are signed and bound to the query that produced them: a cursor from another quer
 edited or garbage string, is rejected with 400.
 
 :class:`Untidy` switches the variants the documentation leaves open: empty pages that still
-carry a cursor (each page, and the end, is followed by one), no ``last_page``, and offset
-cursors (the position is an index, so rows inserted before it shift what comes next).
+carry a cursor (each page, and the end, is followed by one), no ``last_page``, offset cursors
+(the position is an index, so rows inserted before it shift what comes next), no
+``items_count``, and listings that end early: after N items the page is a plain 200 with no
+cursor and a ``last_page`` that is this page, while ``items_count`` still says the whole count
+(an API capping its listings, or a paging bug).
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ class Untidy:
     empty_pages: bool = False
     no_last_page: bool = False
     offset_cursors: bool = False
+    end_early: int = 0  # serve at most this many items of a listing (0: all)
+    no_items_count: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +141,9 @@ class Pager:
         self, keys: Sequence[tuple[Any, ...]], req: PageRequest
     ) -> tuple[Sequence[tuple[Any, ...]], dict[str, Any]]:
         """Slice one page out of sorted ``keys`` and build the ``pagination`` object."""
+        items_count = len(keys)
+        if self.untidy.end_early:
+            keys = keys[: self.untidy.end_early]
         total = len(keys)
         if req.offset is not None:
             start = req.offset
@@ -158,7 +166,7 @@ class Pager:
                 if not self.untidy.empty_pages and not more:
                     next_cursor = None
         pagination: dict[str, Any] = {
-            "items_count": total,
+            "items_count": items_count,
             "current_page": req.page,
             "last_page": max(1, -(-total // req.page_length)),
             "page_length": req.page_length,
@@ -166,6 +174,8 @@ class Pager:
         }
         if self.untidy.no_last_page:
             del pagination["last_page"]
+        if self.untidy.no_items_count:
+            del pagination["items_count"]
         return chunk, pagination
 
     def _cursor(

@@ -42,6 +42,44 @@ def test_no_last_page(untidy):
     assert pagination["next_page_cursor"]
 
 
+def by_page_number(api, path: str, **params) -> list[dict]:
+    """Every page body of a listing, by page number until ``last_page``."""
+    bodies, page = [], 1
+    while True:
+        body = api.ok("GET", path, params={"page_length": 30, "page": page, **params})
+        bodies.append(body)
+        if page >= body["pagination"]["last_page"]:
+            return bodies
+        page += 1
+
+
+def test_listings_end_early_with_a_plain_200_while_items_count_says_more(untidy):
+    total = len(untidy.items("/contacts"))
+    assert total > 70
+    untidy.emu.configure(end_listings_early=70)
+    for bodies in (pages(untidy, "/contacts", page_length=30), by_page_number(untidy, "/contacts")):
+        assert len(bodies) == 3  # 30 + 30 + 10, and the third page says it is the last
+        assert sum(len(b["items"]) for b in bodies) == 70
+        last = bodies[-1]["pagination"]
+        assert (last["next_page_cursor"], last["last_page"]) == (None, last["current_page"])
+        assert {b["pagination"]["items_count"] for b in bodies} == {total}
+    segments = untidy.ok("GET", "/segments")  # a listing shorter than N is whole
+    assert len(segments["items"]) == segments["pagination"]["items_count"]
+
+
+def test_no_items_count(untidy):
+    untidy.emu.configure(no_items_count=True)
+    pagination = untidy.ok("GET", "/contacts")["pagination"]
+    assert "items_count" not in pagination
+    assert pagination["next_page_cursor"]
+
+
+def test_the_documented_listing_serves_every_item_its_items_count_says(untidy):
+    bodies = pages(untidy, "/contacts", page_length=30)
+    counts = {b["pagination"]["items_count"] for b in bodies}
+    assert counts == {sum(len(b["items"]) for b in bodies)}
+
+
 def test_offset_cursors_shift_when_rows_are_inserted(untidy):
     untidy.emu.configure(offset_cursors=True)
     first = untidy.ok("GET", "/contacts", params={"page_length": 40})

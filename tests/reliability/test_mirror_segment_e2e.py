@@ -143,6 +143,7 @@ def test_a_person_named_by_id_and_by_email_is_one_member(emu, config, tmp_path, 
     assert code == 0
     assert calls == []  # neither an add by id (a second contact) nor a removal by email
     assert "0 added, 0 removed, 1 unchanged" in result.stderr
+    assert "(2 rows listing 1 people, 1 members before, 1 duplicate rows)" in result.stderr
 
 
 def test_rows_naming_nobody_are_dead_lettered_and_duplicates_counted(

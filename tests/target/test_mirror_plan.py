@@ -71,6 +71,20 @@ def test_duplicates_are_counted_not_listed_twice():
     assert (rows.rows, rows.people, rows.duplicates) == (4, 2, 2)
 
 
+@pytest.mark.parametrize("email_row_first", [False, True])
+def test_a_person_named_by_id_and_by_email_alone_is_one_person_and_one_duplicate(
+    email_row_first,
+):
+    """The README's definition: the email-only row names the id row's person."""
+    rows = [{"id": 7, "email": "a@x.io"}, {"email": "A@x.io"}, {"id": 8}]
+    if email_row_first:
+        rows.reverse()
+    counted = listed(*rows)
+    assert (counted.rows, counted.people, counted.duplicates) == (3, 2, 1)
+    plan = plan_mirror(counted, [], remove_unlisted=True)
+    assert (plan.people, len(plan.adds)) == (2, 2)
+
+
 def test_members_nobody_can_name_are_left_and_reported():
     unnamed = member(None, None, "anonymous")
     plan = plan_mirror(listed({"id": 1}), [unnamed, member("1")], remove_unlisted=True)
