@@ -105,9 +105,7 @@ def test_filter_map_filters_in_both_paths(emu, config, tmp_path):
 
 def test_aliased_stream_uses_the_alias_mapping_in_both_paths(emu, config, tmp_path):
     maps = {"users": {"__alias__": "people", "email": None}}
-    mappings = {
-        "people": {"action": "identify", "user_id": "id", "email": "email", "exclude": ["seats"]}
-    }
+    mappings = {"people": {"action": "identify", "user_id": "id", "exclude": ["seats"]}}
     (_, record_calls), (_, batch_calls) = both_paths(
         emu, config, tmp_path, ROWS, stream_maps=maps, mappings=mappings, default_action="none"
     )
