@@ -18,6 +18,7 @@ from target_refiner.deadletter import DeadLetter, JsonLines
 from target_refiner.errors import RunStoppedError
 from target_refiner.ledger import Ledger
 from target_refiner.ledger_files import take_ledger
+from target_refiner.mapping_settings import NO_ACTION
 from target_refiner.members import SegmentCatalog
 from target_refiner.mirror import Mirror
 from target_refiner.people import People
@@ -88,6 +89,8 @@ class Runtime:
             interval=settings.progress_interval_seconds,
             max_reject_ratio=settings.max_reject_ratio,
             dead_letter_hint=str(settings.dead_letter_path),
+            mapped=frozenset(settings.mappings),
+            default_action=settings.default.action if settings.default else NO_ACTION,
         )
         self.tracker = AckTracker(target.emit_state)
         self.sender = self._sender(settings, log)
