@@ -157,6 +157,14 @@ def legacy_ledger_path(state_dir: Path, api_url: str, api_key: str) -> Path:
     return state_dir / f"ledger-{digest}.sqlite"
 
 
+def _refuse_emptied(path: Path) -> None:
+    """A ledger file of 0 bytes without its WAL was emptied (SQLite writes a header at once)."""
+    wal = path.with_name(path.name + "-wal")
+    if path.exists() and path.stat().st_size == 0 and not wal.exists():
+        msg = "the file is empty (0 bytes)"
+        raise sqlite3.DatabaseError(msg)
+
+
 def _quick_check(conn: sqlite3.Connection) -> None:
     """Raise DatabaseError for a damaged file (a truncated one reads fine until a lost page)."""
     check = conn.execute("PRAGMA quick_check(1)").fetchone()
@@ -170,17 +178,18 @@ class Ledger:
     def __init__(self, path: Path, *, project: str | None = None) -> None:
         """Create the file and tables if needed; check it is readable and ``project``'s."""
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _refuse_emptied(path)
             conn = self._conn()
             conn.execute("PRAGMA journal_mode=WAL")
             _quick_check(conn)
             conn.executescript(SCHEMA)
             self._claim(conn, project)
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, OSError) as exc:
             self.close()
             msg = (
                 f"The ledger {path} cannot be read ({exc}). Restore it from a backup, or move it "

@@ -151,12 +151,14 @@ def test_a_ledger_of_the_older_naming_is_adopted(emu, config, tmp_path):
     assert writes(emu, seq) == {"identify": 0, "track": 0}
 
 
-@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "emptied"])
 def test_an_unreadable_ledger_stops_before_any_call(emu, config, tmp_path, damage):
     first_run(emu, config, tmp_path)
     path = tmp_path / "state" / f"ledger-project-{project_uuid(emu)}.sqlite"
     if damage == "garbage":
         path.write_bytes(b"this is not a database, just bytes\n" * 200)
+    elif damage == "emptied":
+        path.write_bytes(b"")
     else:
         data = path.read_bytes()
         assert len(data) > 8192
@@ -170,3 +172,15 @@ def test_an_unreadable_ledger_stops_before_any_call(emu, config, tmp_path, damag
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
     assert [c["path"] for c in emu.calls()] == ["/v1/"]  # the key check, nothing else
+
+
+def test_a_state_dir_that_is_a_file_stops_with_one_line(emu, config, tmp_path):
+    blocker = tmp_path / "state"
+    blocker.write_text("not a folder")
+    result = run_target(config, ROWS, tmp_path)
+    assert result.returncode == 1
+    line = last_error_line(result.stderr)
+    assert f"{blocker}/ledger-project-" in line
+    assert "setting `state_dir` must be a folder this user can write" in line
+    assert "Traceback" not in result.stderr
+    assert [c["path"] for c in emu.calls()] == ["/v1/"]
