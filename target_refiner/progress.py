@@ -221,10 +221,11 @@ class Progress:
             ]
         if lost:
             named = ", ".join(f"'{stream}' ({rows} rows)" for stream, rows in lost)
+            streams, them = ("stream", "it") if len(lost) == 1 else ("streams", "them")
             msg = (
-                f"Every row of stream {named} was rejected: nothing was applied for it, so the "
-                "run failed after finishing the other streams. Reasons are in the dead-letter "
-                f"file {self.dead_letter_hint}."
+                f"Every row of {streams} {named} was rejected: nothing was applied for {them}, "
+                "so the run failed after finishing the other streams. Reasons are in the "
+                f"dead-letter file {self.dead_letter_hint}."
             )
             raise StreamRejectedError(msg)
 
