@@ -7,6 +7,7 @@ The tap uses the same ``HttpPolicy`` through singer-sdk's RESTStream instead (se
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -27,6 +28,21 @@ if TYPE_CHECKING:
 DEFAULT_API_URL = "https://api.refiner.io/v1"
 DEFAULT_TIMEOUT = 60.0
 USER_AGENT = "refiner-singer/0.1 (+https://github.com/refiner-singer)"
+
+
+@dataclass(frozen=True)
+class KeyCheck:
+    """What Refiner's key check says the key belongs to.
+
+    ``project_uuid`` is documented by one source (refiner-api.md §1.1), so it may be None.
+    """
+
+    project_uuid: str | None
+    project_name: str | None
+
+
+def _text(value: object) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
 
 
 class BearerAuth(requests.auth.AuthBase):
@@ -142,7 +158,7 @@ class RefinerClient:
         except json.JSONDecodeError:
             return response.text
 
-    def check_api(self) -> dict[str, Any]:
+    def check_api(self) -> KeyCheck:
         """``GET {api_url}/``, Refiner's key check: proves the key and that the URL is Refiner.
 
         A wrong key raises ``RefinerAuthError``; a URL that is not the Refiner API (no ``/v1``,
@@ -154,7 +170,7 @@ class RefinerClient:
             shown = self.policy.redactor(repr(body)[:80])
             msg = f"did not answer like Refiner's key check (got {shown})"
             raise RefinerEndpointError(200, msg, method="GET", path=urlsplit(self.api_url).path)
-        return body
+        return KeyCheck(_text(body.get("project_uuid")), _text(body.get("project_name")))
 
     def paginate(
         self,

@@ -16,6 +16,12 @@ lives in a store:
 TATs in the shared file are wall-clock seconds (``time.time``: the one clock every process and
 a reboot agree on). A TAT implausibly far ahead (a clock stepped back, a stray file) is treated
 as free rather than obeyed.
+
+The folder holds one schedule per URL+key ever used, so each open sweeps the schedules of others
+unused for a week (all of a schedule's files untouched; only files named like ours). A folder
+that cannot be used (a read-only or missing home, a file where the folder should be) does not stop
+anything: :func:`schedule_for` falls back to this process's schedule with one WARNING naming
+``pacing_dir``, since pacing alone still keeps this process under the limits.
 """
 
 from __future__ import annotations
@@ -24,12 +30,16 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import re
 import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    import logging
 
 R = TypeVar("R")
 #: A step gets a schedule's TAT and returns its new TAT and the caller's result.
@@ -108,14 +118,19 @@ class SharedSchedule:
         self.clock: Callable[[], float] = time.time
         self._lock_fd = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
         self._thread_lock = threading.Lock()
-        with self._exclusive():
-            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=OFF")  # a lost booking after a power cut is fine
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS schedule (name TEXT PRIMARY KEY, tat REAL NOT NULL)"
-            )
-        path.chmod(0o600)  # the file may already exist with a wider mode
+        try:
+            os.utime(self._lock_fd)  # in use now: the sweep of other processes keeps it
+            with self._exclusive():
+                self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=OFF")  # a lost booking after a power cut is ok
+                self._db.execute(
+                    "CREATE TABLE IF NOT EXISTS schedule (name TEXT PRIMARY KEY, tat REAL NOT NULL)"
+                )
+            path.chmod(0o600)  # the file may already exist with a wider mode
+        except BaseException:
+            os.close(self._lock_fd)
+            raise
 
     def _exclusive(self) -> _Flock:
         return _Flock(self._thread_lock, self._lock_fd)
@@ -176,31 +191,74 @@ class _Flock:
 
 
 STALE_FILE_SECONDS = 7 * 86_400
+#: A schedule's files (``shared_schedule_path``): the sweep touches nothing else in the folder.
+SCHEDULE_FILE = re.compile(r"^([0-9a-f]{24})\.(?:sqlite|sqlite-wal|sqlite-shm|lock)$")
 
 
 def open_shared_schedule(directory: Path, api_url: str, api_key: str) -> SharedSchedule:
-    """The schedule file of this Refiner environment, sweeping week-old files of others.
-
-    A file untouched for a week belongs to no running process (every call books a slot in
-    it), so removing it frees the folder of environments that are gone (e.g. test emulators).
-    """
+    """The schedule file of this Refiner environment, sweeping others unused for a week."""
     path = shared_schedule_path(directory, api_url, api_key)
-    if not path.exists() and directory.is_dir():
-        cutoff = time.time() - STALE_FILE_SECONDS
-        for old in directory.iterdir():
-            if old.stem.split(".")[0] != path.stem:
-                _remove_if_older(old, cutoff)
-    return SharedSchedule(path)
+    schedule = SharedSchedule(path)
+    sweep_stale_schedules(directory, keep=path.stem)
+    return schedule
+
+
+def sweep_stale_schedules(directory: Path, *, keep: str, now: float | None = None) -> None:
+    """Remove the schedules (every file of each) whose files were all untouched for a week.
+
+    A schedule in use is touched: each booking writes its WAL, each open its lock file. So one
+    untouched for a week belongs to no running process (e.g. the emulators of past test runs),
+    and the folder holds only the environments of the last week. Another process may be sweeping
+    too, hence every error is ignored.
+    """
+    cutoff = (time.time() if now is None else now) - STALE_FILE_SECONDS
+    groups: dict[str, list[Path]] = {}
+    with contextlib.suppress(OSError):
+        for entry in directory.iterdir():
+            found = SCHEDULE_FILE.match(entry.name)
+            if found and found.group(1) != keep:
+                groups.setdefault(found.group(1), []).append(entry)
+    for files in groups.values():
+        if all(_untouched_since(file, cutoff) for file in files):
+            for file in files:
+                with contextlib.suppress(OSError):
+                    file.unlink(missing_ok=True)
+
+
+def _untouched_since(path: Path, cutoff: float) -> bool:
+    try:
+        return path.stat().st_mtime < cutoff
+    except FileNotFoundError:
+        return True  # already gone
+    except OSError:
+        return False
 
 
 PACING_DIR_ENV = "REFINER_PACING_DIR"
 
 
-def _remove_if_older(path: Path, cutoff: float) -> None:
-    """Delete ``path`` if untouched since ``cutoff``; another process may be sweeping too."""
-    with contextlib.suppress(OSError):
-        if path.stat().st_mtime < cutoff:
-            path.unlink(missing_ok=True)
+def schedule_for(
+    pacing_dir: str | None, api_url: str, api_key: str, *, log: logging.Logger
+) -> Schedule:
+    """The machine-wide schedule; if its folder cannot be used, this process's (one WARNING).
+
+    ``pacing_dir`` is the setting (None or empty: :func:`default_pacing_dir`).
+    """
+    folder = pacing_dir or "the default folder"
+    try:
+        folder = str(Path(pacing_dir) if pacing_dir else default_pacing_dir())
+        return open_shared_schedule(Path(folder), api_url, api_key)
+    except (OSError, RuntimeError, sqlite3.Error) as exc:
+        log.warning(
+            "Setting `pacing_dir`: the folder %s cannot be used (%s), so this process paces on "
+            "its own: the budget of this key is no longer shared with other tap-refiner, "
+            "target-refiner and refiner-api processes on this machine. Set `pacing_dir` (or "
+            "$%s) to a writable folder.",
+            folder,
+            exc,
+            PACING_DIR_ENV,
+        )
+        return LocalSchedule()
 
 
 def default_pacing_dir() -> Path:

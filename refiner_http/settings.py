@@ -12,7 +12,6 @@ them together with :func:`raise_if_invalid`.
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk import typing as th
@@ -26,7 +25,7 @@ from refiner_http.policy import (
     HttpPolicy,
 )
 from refiner_http.redact import Redactor
-from refiner_http.schedule import default_pacing_dir, open_shared_schedule
+from refiner_http.schedule import schedule_for
 
 if TYPE_CHECKING:
     import logging
@@ -89,8 +88,8 @@ PACING_DIR = th.Property(
     "refiner-api process on this machine that uses this `api_url` and `api_key`, so together "
     "they stay under Refiner's limits (one small SQLite file named by a hash, never the key). "
     "Default: `$REFINER_PACING_DIR`, else `$XDG_CACHE_HOME/refiner-singer/pacing` "
-    "(`~/.cache/...`). Several machines on "
-    "one key: give each a share of `max_requests_per_minute`.",
+    "(`~/.cache/...`); a folder that cannot be used means pacing within the process (one "
+    "WARNING). Several machines on one key: give each a share of `max_requests_per_minute`.",
 )
 
 CONNECTION_SETTINGS = (
@@ -156,11 +155,7 @@ def policy_from_config(
     """The run's one ``HttpPolicy``, from the shared settings (and the target's per-user one)."""
     api_key = str(config.get("api_key") or "")
     pacing_dir = config.get(PACING_DIR.name)
-    schedule = open_shared_schedule(
-        Path(pacing_dir) if pacing_dir else default_pacing_dir(),
-        str(setting(config, API_URL)),
-        api_key,
-    )
+    schedule = schedule_for(pacing_dir, str(setting(config, API_URL)), api_key, log=log)
     return HttpPolicy(
         max_requests_per_minute=float(setting(config, MAX_REQUESTS_PER_MINUTE)),
         max_requests_per_user_per_minute=float(setting(config, MAX_REQUESTS_PER_USER_PER_MINUTE)),

@@ -16,8 +16,12 @@ has one set of entries.
 This module owns that vocabulary (kind names, hash markers, key and identifier formats): the
 mapping and the sender build keys only through it, so the file format is defined here alone.
 
-One database per Refiner environment (file name carries a hash of ``api_url`` and the key, never
-the key itself), so pointing the target at another environment does not skip its rows.
+Table ``meta(name, value)`` records ``project_uuid``: the Refiner project whose calls the file
+remembers. One database per Refiner project (``ledger_files.py`` names it and adopts files of the
+older naming by ``api_url`` and key), so a rotated key or another spelling of the URL keeps it,
+and another project never reads it (:meth:`Ledger.__init__` refuses a file of another project).
+A file SQLite cannot read stops the run (:class:`LedgerUnreadableError`): treating it as empty
+would send everything again.
 
 Speed: WAL journal with ``synchronous=NORMAL`` (durable across a process crash, which is what a
 kill -9 is; an OS crash may lose the last commits, which only causes re-sends), ``WITHOUT ROWID``,
@@ -28,10 +32,13 @@ committer thread (:meth:`Ledger.commit`).
 from __future__ import annotations
 
 import hashlib
+import re
 import sqlite3
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from target_refiner.errors import RunStoppedError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -62,7 +69,22 @@ CREATE TABLE IF NOT EXISTS person (
     identifier TEXT PRIMARY KEY,
     person TEXT NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
 """
+#: ``meta`` row naming the Refiner project whose calls the file remembers.
+META_PROJECT = "project_uuid"
+_PLAIN_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class LedgerUnreadableError(RunStoppedError):
+    """The ledger file exists but SQLite cannot read it: never treated as an empty ledger."""
+
+
+class LedgerOfAnotherProjectError(RunStoppedError):
+    """The file remembers calls made to another Refiner project than the key's."""
 
 
 def identifiers_of(identity: Mapping[str, object]) -> tuple[str, ...]:
@@ -121,25 +143,77 @@ class LedgerWrite:
     links: tuple[tuple[str, str], ...] = ()
 
 
-def ledger_path(state_dir: Path, api_url: str, api_key: str) -> Path:
-    """The database for one Refiner environment, named by a one-way hash of url and key."""
+def project_ledger_path(state_dir: Path, project_uuid: str) -> Path:
+    """The database of one Refiner project (the uuid Refiner's key check answers)."""
+    name = project_uuid
+    if not _PLAIN_NAME.match(name):
+        name = hashlib.sha256(project_uuid.encode()).hexdigest()[:32]
+    return state_dir / f"ledger-project-{name}.sqlite"
+
+
+def legacy_ledger_path(state_dir: Path, api_url: str, api_key: str) -> Path:
+    """The older naming, by a one-way hash of url and key: used when Refiner names no project."""
     digest = hashlib.sha256(f"{api_url.rstrip('/')}\n{api_key}".encode()).hexdigest()[:16]
     return state_dir / f"ledger-{digest}.sqlite"
+
+
+def _refuse_emptied(path: Path) -> None:
+    """A ledger file of 0 bytes without its WAL was emptied (SQLite writes a header at once)."""
+    wal = path.with_name(path.name + "-wal")
+    if path.exists() and path.stat().st_size == 0 and not wal.exists():
+        msg = "the file is empty (0 bytes)"
+        raise sqlite3.DatabaseError(msg)
+
+
+def _quick_check(conn: sqlite3.Connection) -> None:
+    """Raise DatabaseError for a damaged file (a truncated one reads fine until a lost page)."""
+    check = conn.execute("PRAGMA quick_check(1)").fetchone()
+    if check is None or check[0] != "ok":
+        raise sqlite3.DatabaseError(check[0] if check else "no answer to quick_check")
 
 
 class Ledger:
     """Lookups from any thread; batched writes from one thread."""
 
-    def __init__(self, path: Path) -> None:
-        """Create the file and table if needed."""
+    def __init__(self, path: Path, *, project: str | None = None) -> None:
+        """Create the file and tables if needed; check it is readable and ``project``'s."""
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        conn = self._conn()
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.executescript(SCHEMA)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _refuse_emptied(path)
+            conn = self._conn()
+            conn.execute("PRAGMA journal_mode=WAL")
+            _quick_check(conn)
+            conn.executescript(SCHEMA)
+            self._claim(conn, project)
+        except (sqlite3.DatabaseError, OSError) as exc:
+            self.close()
+            msg = (
+                f"The ledger {path} cannot be read ({exc}). Restore it from a backup, or move it "
+                "aside to start over knowingly (every row is then sent again, track events too)."
+            )
+            raise LedgerUnreadableError(msg) from None
+        except RunStoppedError:
+            self.close()
+            raise
+
+    def _claim(self, conn: sqlite3.Connection, project: str | None) -> None:
+        """Record ``project`` in a file that names none; refuse a file of another project."""
+        if project is None:
+            return
+        row = conn.execute("SELECT value FROM meta WHERE name=?", (META_PROJECT,)).fetchone()
+        if row is None:
+            conn.execute("INSERT INTO meta (name, value) VALUES (?, ?)", (META_PROJECT, project))
+        elif row[0] != project:
+            msg = (
+                f"The ledger {self.path} belongs to Refiner project {row[0]}, but the key "
+                f"answers for project {project}: a ledger is never shared between projects. "
+                "Move the file back where it came from, or aside to start this project over."
+            )
+            raise LedgerOfAnotherProjectError(msg)
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)

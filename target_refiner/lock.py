@@ -33,8 +33,15 @@ class LedgerLock:
     def __init__(self, path: Path, *, wait_seconds: float = 0.0) -> None:
         """Take the lock or raise :class:`LedgerInUseError` naming the holder."""
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            msg = (
+                f"Cannot open the ledger's lock file {path} ({exc}): setting `state_dir` must be "
+                "a folder this user can write."
+            )
+            raise RunStoppedError(msg) from None
         deadline = time.monotonic() + max(wait_seconds, 0.0)
         while not self._try_lock():
             if time.monotonic() >= deadline:

@@ -1,20 +1,25 @@
-"""Counters per stream, a progress line every few seconds, and the reject-ratio guard.
+"""Counters per stream, a progress line every few seconds, the summary, and the reject guards.
 
 Counting is shared by the main thread (rows in, fast skips, mapping rejections) and the
 sender's threads (sent, API rejections), hence one lock.
+
+The summary is INFO while nothing was rejected; a stream with rejected rows gets its line at
+WARNING with the count and the dead-letter file (one line per stream, not one per row), and so
+do streams without a ``mappings`` entry (what ``default_action`` did with them). A run in which
+every row of a stream was rejected fails at the end (:meth:`Progress.raise_if_streams_rejected`),
+after the other streams finished and their STATE went out; a stream rejected by
+``default_action: none`` is a choice, reported but not a failure.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from target_refiner.errors import RunStoppedError
-
-if TYPE_CHECKING:
-    import logging
+from target_refiner.mapping_settings import NO_ACTION
 
 MIN_ROWS_FOR_RATIO = 100  # below this, the ratio is only checked at the end of the run
 
@@ -44,16 +49,22 @@ class RejectRatioExceededError(RunStoppedError):
     """Too many rows were rejected: stop rather than silently drop most of the data."""
 
 
+class StreamRejectedError(RunStoppedError):
+    """Every row of a stream was rejected: the run did nothing for it, so it is not a success."""
+
+
 class Progress:
     """Thread-safe tallies with periodic logging."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - what the summary and the guards need to know
         self,
         log: logging.Logger,
         *,
         interval: float,
         max_reject_ratio: float | None = None,
         dead_letter_hint: str = "",
+        mapped: frozenset[str] = frozenset(),
+        default_action: str = NO_ACTION,
     ) -> None:
         """``interval`` <= 0 turns the periodic line off."""
         self.log = log
@@ -61,6 +72,9 @@ class Progress:
         self.max_reject_ratio = max_reject_ratio
         self.dead_letter_hint = dead_letter_hint
         self.streams: dict[str, StreamCounts] = {}
+        #: Streams with a ``mappings`` entry; the others get ``default_action``.
+        self.mapped = mapped
+        self.default_action = default_action
         self.calls = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -163,19 +177,61 @@ class Progress:
             self._thread = None
 
     def summary(self) -> None:
-        """One line per stream, then the totals."""
+        """One line per stream, then the totals; WARNING where rows were rejected."""
         elapsed = max(time.monotonic() - self._started, 1e-9)
         with self._lock:
             items = sorted(self.streams.items())
         for stream, c in items:
-            self.log.info("Summary for stream '%s': %s", stream, _counts_text(c))
+            self.log.log(
+                _level(c), "Summary for stream '%s': %s%s", stream, _counts_text(c), self._hint(c)
+            )
+        unnamed = [
+            f"'{s}' ({self.default_action}: {_counts_text(c)})"
+            for s, c in items
+            if s not in self.mapped
+        ]
+        if unnamed:
+            self.log.warning(
+                "Streams without an entry in `mappings`, handled by `default_action`: %s",
+                "; ".join(unnamed),
+            )
         total = self.totals()
-        self.log.info(
-            "Summary: %s in %.1fs (%.1f calls/s)",
+        self.log.log(
+            _level(total),
+            "Summary: %s in %.1fs (%.1f calls/s)%s",
             _counts_text(total),
             elapsed,
             self.calls / elapsed,
+            self._hint(total),
         )
+
+    def _hint(self, c: StreamCounts) -> str:
+        if not c.rejected:
+            return ""
+        return f"; {c.rejected} rejected rows are in the dead-letter file {self.dead_letter_hint}"
+
+    def raise_if_streams_rejected(self) -> None:
+        """Fail when every row of a stream was rejected (except by ``default_action: none``)."""
+        with self._lock:
+            lost = [
+                (stream, c.rejected)
+                for stream, c in sorted(self.streams.items())
+                if c.rejected == c.done > 0
+                and (stream in self.mapped or self.default_action != NO_ACTION)
+            ]
+        if lost:
+            named = ", ".join(f"'{stream}' ({rows} rows)" for stream, rows in lost)
+            streams, them = ("stream", "it") if len(lost) == 1 else ("streams", "them")
+            msg = (
+                f"Every row of {streams} {named} was rejected: nothing was applied for {them}, "
+                "so the run failed after finishing the other streams. Reasons are in the "
+                f"dead-letter file {self.dead_letter_hint}."
+            )
+            raise StreamRejectedError(msg)
+
+
+def _level(c: StreamCounts) -> int:
+    return logging.WARNING if c.rejected else logging.INFO
 
 
 def _counts_text(c: StreamCounts) -> str:

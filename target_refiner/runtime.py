@@ -16,8 +16,9 @@ from refiner_http.policy import RETRYABLE_EXCEPTIONS
 from refiner_http.settings import policy_from_config
 from target_refiner.deadletter import DeadLetter, JsonLines
 from target_refiner.errors import RunStoppedError
-from target_refiner.ledger import Ledger, ledger_path
-from target_refiner.lock import LedgerLock
+from target_refiner.ledger import Ledger
+from target_refiner.ledger_files import take_ledger
+from target_refiner.mapping_settings import NO_ACTION
 from target_refiner.members import SegmentCatalog
 from target_refiner.mirror import Mirror
 from target_refiner.people import People
@@ -60,16 +61,25 @@ class Runtime:
         )
         self.catalog = SegmentCatalog(self.client)
         try:
-            self._check_api(settings.api_url, log)
+            project = self._check_api(settings.api_url, log)
             self.catalog.check_mappings(settings.mappings)
-            path = ledger_path(settings.state_dir, settings.api_url, api_key)
-            self.lock = LedgerLock(
-                path.with_suffix(".lock"), wait_seconds=settings.ledger_wait_seconds
+            path, self.lock = take_ledger(
+                settings.state_dir,
+                project,
+                api_url=settings.api_url,
+                api_key=api_key,
+                wait_seconds=settings.ledger_wait_seconds,
+                log=log,
             )
         except BaseException:
             self._release_early()
             raise
-        self.ledger = Ledger(path)
+        try:
+            self.ledger = Ledger(path, project=project)
+        except BaseException:
+            self.lock.release()
+            self._release_early()
+            raise
         self.people = People(self.ledger)
         # Files mask only the settings marked secret (no guessing by shape: see deadletter.py).
         self.file_redactor = Redactor.for_settings(config, target.config_jsonschema)
@@ -79,6 +89,8 @@ class Runtime:
             interval=settings.progress_interval_seconds,
             max_reject_ratio=settings.max_reject_ratio,
             dead_letter_hint=str(settings.dead_letter_path),
+            mapped=frozenset(settings.mappings),
+            default_action=settings.default.action if settings.default else NO_ACTION,
         )
         self.tracker = AckTracker(target.emit_state)
         self.sender = self._sender(settings, log)
@@ -105,17 +117,25 @@ class Runtime:
             log=log,
         )
 
-    def _check_api(self, api_url: str, log: logging.Logger) -> None:
-        """Refiner's key check; a wrong key or URL becomes one clear line (RunStoppedError)."""
+    def _check_api(self, api_url: str, log: logging.Logger) -> str | None:
+        """Refiner's key check: the key's project uuid (None when the answer names none).
+
+        A wrong key or URL becomes one clear line (RunStoppedError).
+        """
         try:
-            body = self.client.check_api()
+            answer = self.client.check_api()
         except (RefinerAuthError, RefinerEndpointError) as exc:
             msg = f"Cannot use `api_url` {api_url}: {exc}"
             raise RunStoppedError(self.redactor(msg)) from None
         except RETRYABLE_EXCEPTIONS as exc:
             msg = f"Cannot reach `api_url` {api_url} (setting `max_tries` exhausted): {exc}"
             raise RunStoppedError(self.redactor(msg)) from None
-        log.info("Refiner key check passed: project %r", body.get("project_name") or "?")
+        log.info(
+            "Refiner key check passed: project %r (%s)",
+            answer.project_name or "?",
+            answer.project_uuid or "no project_uuid",
+        )
+        return answer.project_uuid
 
     def _release_early(self) -> None:
         self.client.close()

@@ -53,14 +53,17 @@ STATE_DIR = th.Property(
     "state_dir",
     th.StringType,
     default=DEFAULT_STATE_DIR,
-    description="Directory of the SQLite ledger (change detection, replay protection).",
+    description=(
+        "Directory of the SQLite ledger (change detection, replay protection): one file per "
+        "Refiner project, so a rotated key keeps it."
+    ),
 )
 LEDGER_WAIT_SECONDS = th.Property(
     "ledger_wait_seconds",
     th.IntegerType(minimum=0),
     default=0,
     description=(
-        "Only one run may write a ledger (`state_dir` + environment). 0: a second run "
+        "Only one run may write a ledger (`state_dir` + Refiner project). 0: a second run "
         "stops at once, naming the holder (pid, host, start time); N: wait up to N "
         "seconds for the holder to finish first."
     ),

@@ -32,11 +32,12 @@ from singer_sdk.sinks import BatchSink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator
 from typing_extensions import override
 
+from target_refiner.columns import ColumnCheck, MappingColumnsError
 from target_refiner.mapping import Rejection, RowMapper
 from target_refiner.mapping_settings import MIRROR_SEGMENT
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Callable, Iterator, Mapping
 
     from target_refiner.audience import Audience
     from target_refiner.target import TargetRefiner
@@ -87,9 +88,22 @@ class RefinerSink(BatchSink):
             key_properties=tuple(self.key_properties),
             truncate=target.settings.truncate_long_strings,
         )
+        self.columns: ColumnCheck | None = None
+        if self.mapping is not None:
+            default = self.stream_name not in target.settings.mappings
+            columns = self.columns = ColumnCheck(self.stream_name, self.mapping, default=default)
+            self._stop_if(lambda: columns.check_schema(self.schema))
         self.audience: Audience | None = None
         if self.mapping is not None and self.mapping.action == MIRROR_SEGMENT:
             self.audience = target.runtime.mirror.audience_for(self.stream_name, self.mapping)
+
+    def _stop_if(self, check: Callable[[], object]) -> None:
+        """Run a column check; before its stop, let the calls of other streams be acknowledged."""
+        try:
+            check()
+        except MappingColumnsError:
+            self.target.runtime.sender.flush()
+            raise
 
     @override
     def get_validator(self) -> BaseJSONSchemaValidator | None:
@@ -112,6 +126,9 @@ class RefinerSink(BatchSink):
         problem = None
         if isinstance(self._validator, RememberingValidator):
             problem = self._validator.failure_for(record)
+        if self.columns is not None and self.columns.pending:
+            columns = self.columns
+            self._stop_if(lambda: columns.check_row(record))
         if problem is not None:
             result: Any = Rejection(f"row does not match the stream schema: {problem}")
         elif self.audience is not None:

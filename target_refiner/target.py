@@ -209,6 +209,7 @@ class TargetRefiner(Target):
                 f"sent.{mirrors} Run again to continue from that STATE."
             )
             raise RunInterruptedError(signum, msg)
+        runtime.progress.raise_if_streams_rejected()
 
     def _signum(self) -> int | None:
         """The signal that ended the input, if one did."""

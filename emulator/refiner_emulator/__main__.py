@@ -30,6 +30,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8089, help="0 picks a free port")
     p.add_argument("--api-key", action="append", dest="api_keys", help="accepted key (repeatable)")
+    p.add_argument(
+        "--other-project-key",
+        action="append",
+        dest="other_project_keys",
+        default=[],
+        help="a key of a second project with data of its own (repeatable)",
+    )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--contacts", type=int, default=200)
     p.add_argument("--responses", type=int, default=500)
@@ -64,6 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
     untidy.add_argument(
         "--reporting-end-inclusive", action="store_true", help="/reporting includes the end date"
     )
+    untidy.add_argument(
+        "--key-check-without-project",
+        action="store_true",
+        help="GET /v1/ answers without project_uuid (§1.1 has one source)",
+    )
     p.add_argument("--quiet", action="store_true", help="do not log each request to stderr")
     return p
 
@@ -72,6 +84,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
     """Translate parsed options into a validated Config."""
     config = Config(
         api_keys=args.api_keys or ["demo-key"],
+        other_project_keys=list(args.other_project_keys),
         seed=args.seed,
         contacts=args.contacts,
         responses=args.responses,
@@ -97,6 +110,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         end_listings_early=args.end_listings_early,
         no_items_count=args.no_items_count,
         reporting_end_inclusive=args.reporting_end_inclusive,
+        key_check_without_project=args.key_check_without_project,
     )
     config.validate()
     return config

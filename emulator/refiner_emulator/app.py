@@ -58,6 +58,7 @@ class Emulator:
         self.initial_config = config
         self.config = config
         self.store = self._seed()
+        self.other_store = self._seed(other=True)
         # A per-process secret: cursors are opaque and unforgeable, like real ones.
         self.pager = Pager(os.urandom(16).hex())
         self.webhooks = WebhookDispatcher()
@@ -70,11 +71,19 @@ class Emulator:
         self.rate_limited = 0
         self.apply(config)
 
-    def _seed(self) -> Store:
+    def _seed(self, *, other: bool = False) -> Store:
+        """The project of ``api_keys``, or (``other``) the one of ``other_project_keys``."""
         c = self.initial_config
-        return build_store(
-            c.seed, contacts=c.contacts, responses=c.responses, forms=c.forms, segments=c.segments
+        store = build_store(
+            c.seed + other,
+            contacts=c.contacts,
+            responses=c.responses,
+            forms=c.forms,
+            segments=c.segments,
         )
+        if other:
+            store.project_name = "Testing"
+        return store
 
     def apply(self, config: Config) -> None:
         """Make runtime options effective."""
@@ -106,10 +115,12 @@ class Emulator:
             self.apply(self.initial_config)
         if data:
             self.store = self._seed()
+            self.other_store = self._seed(other=True)
 
-    def context(self) -> Context:
-        """What handlers see for one request."""
-        return Context(self.store, self.config, self.pager, self.webhooks)
+    def context(self, key: str | None = None) -> Context:
+        """What handlers see for one request: the project ``key`` belongs to."""
+        store = self.other_store if key in self.config.other_project_keys else self.store
+        return Context(store, self.config, self.pager, self.webhooks)
 
     # ------------------------------------------------------------------ the /v1 pipeline
     async def api(self, request: Request) -> Response:
@@ -164,7 +175,7 @@ class Emulator:
         if rejection is not None:
             return rejection
         try:
-            body = ROUTES[(method, path)](self.context(), params)
+            body = ROUTES[(method, path)](self.context(creds.key), params)
         except ApiError as exc:
             return JSONResponse({"error": exc.message}, status_code=exc.status)
         except Exception:  # an emulator bug must still be answered and logged as a call
@@ -191,7 +202,8 @@ class Emulator:
     ) -> Response | None:
         """Auth, then an undecodable body, then the rate limits (only admitted calls count)."""
         config = self.config
-        denied = auth.check(creds.key, set(config.api_keys), config.unknown_key_status)
+        known = {*config.api_keys, *config.other_project_keys}
+        denied = auth.check(creds.key, known, config.unknown_key_status)
         if denied is not None:
             return JSONResponse(denied[1], status_code=denied[0])
         if parse_error is not None:

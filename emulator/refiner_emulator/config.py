@@ -30,6 +30,7 @@ RUNTIME_OPTIONS = frozenset(
         "end_listings_early",
         "no_items_count",
         "reporting_end_inclusive",
+        "key_check_without_project",
     }
 )
 
@@ -39,6 +40,9 @@ class Config:
     """Every knob; the defaults are the documented behaviour of the real API."""
 
     api_keys: list[str] = field(default_factory=lambda: ["demo-key"])
+    #: Keys of a second Refiner project, with data of its own (``api_keys`` are one project's
+    #: keys, e.g. an old and a rotated one).
+    other_project_keys: list[str] = field(default_factory=list)
     seed: int = 1
     contacts: int = 200
     responses: int = 500
@@ -67,6 +71,9 @@ class Config:
     end_listings_early: int = 0
     no_items_count: bool = False  # `pagination` has no `items_count`
     reporting_end_inclusive: bool = False  # /reporting includes `date_range_end`
+    # The key check (GET /v1/) is documented by one source (§1.1): a variant answers without
+    # `project_uuid` (only `message`).
+    key_check_without_project: bool = False
 
     def validate(self) -> None:
         """Raise ValueError for values the emulator cannot honour."""
@@ -80,6 +87,10 @@ class Config:
             (self.page_length_default in (100, 50), "page_length_default must be 100 or 50"),
             (bool(self.api_keys), "at least one api key is required"),
             (self.end_listings_early >= 0, "end_listings_early must be >= 0"),
+            (
+                not set(self.api_keys) & set(self.other_project_keys),
+                "a key belongs to one project: api_keys and other_project_keys overlap",
+            ),
         ]
         for ok, message in checks:
             if not ok:

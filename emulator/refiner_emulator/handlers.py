@@ -161,12 +161,15 @@ def _tags(params: dict[str, Any], *, required: bool) -> list[str]:
 
 # ------------------------------------------------------------------------------- auth check
 def key_check(ctx: Context, _params: dict[str, Any]) -> dict[str, Any]:
-    """GET /v1/."""
-    return {
+    """GET /v1/ (the variant ``key_check_without_project`` leaves ``project_uuid`` out)."""
+    body = {
         "project_uuid": ctx.store.project_uuid,
         "project_name": ctx.store.project_name,
         "message": "Authentication successful",
     }
+    if ctx.config.key_check_without_project:
+        del body["project_uuid"]
+    return body
 
 
 # ------------------------------------------------------------------------------- contacts

@@ -9,6 +9,7 @@ from refiner_emulator.testing import EmulatorProcess
 NO_KEY = {"error": "No API key found in headers"}
 MALFORMED = {"error": "API key does not look valid"}
 UNKNOWN = {"message": "API key not valid or does not exist"}
+SMALL = ("--contacts", "5", "--responses", "5")
 
 
 def test_key_check_with_bearer(emu_api):
@@ -93,10 +94,7 @@ def test_unknown_key_status_switch(fresh_emulator):
 
 def test_several_keys_and_cli_switch():
     with EmulatorProcess(
-        "--contacts",
-        "5",
-        "--responses",
-        "5",
+        *SMALL,
         "--api-key",
         "first-key",
         "--api-key",
@@ -113,6 +111,45 @@ def test_several_keys_and_cli_switch():
             emu.api_url + "/", headers={"Authorization": "Bearer demo-key"}, timeout=10
         )
         assert reply.status_code == 400
+
+
+def test_keys_belong_to_projects_and_the_project_uuid_variant():
+    """Two keys of one project (a rotation) share its data; another project's key does not."""
+    with EmulatorProcess(
+        *SMALL,
+        "--api-key",
+        "old-key-1",
+        "--api-key",
+        "new-key-2",
+        "--other-project-key",
+        "other-project-key",
+    ) as emu:
+
+        def get(path, key, **kwargs):
+            headers = {"Authorization": f"Bearer {key}"}
+            return requests.get(emu.api_url + path, headers=headers, timeout=10, **kwargs)
+
+        old, new, other = (
+            get("/", k).json() for k in ("old-key-1", "new-key-2", "other-project-key")
+        )
+        assert old == new
+        assert other["project_uuid"] != old["project_uuid"]
+        assert (old["project_name"], other["project_name"]) == ("Production", "Testing")
+        requests.post(
+            emu.api_url + "/identify-user",
+            headers={"Authorization": "Bearer old-key-1"},
+            json={"id": "rotated-user"},
+            timeout=10,
+        ).raise_for_status()
+        assert get("/contact", "new-key-2", params={"id": "rotated-user"}).status_code == 200
+        assert (
+            get("/contact", "other-project-key", params={"id": "rotated-user"}).status_code == 404
+        )
+        emu.configure(key_check_without_project=True)
+        assert get("/", "old-key-1").json() == {
+            "project_name": "Production",
+            "message": "Authentication successful",
+        }
 
 
 def test_extract_order_and_check_rules():

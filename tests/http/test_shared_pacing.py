@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -14,7 +15,13 @@ from bisect import bisect_left
 
 from refiner_http import KeyedPacer, Pacer
 from refiner_http.policy import HttpPolicy
-from refiner_http.schedule import SharedSchedule, open_shared_schedule, shared_schedule_path
+from refiner_http.schedule import (
+    LocalSchedule,
+    SharedSchedule,
+    open_shared_schedule,
+    schedule_for,
+    shared_schedule_path,
+)
 
 
 class FakeClock:
@@ -178,14 +185,56 @@ def test_a_process_killed_while_booking_never_leaves_the_budget_locked(tmp_path)
     assert pacer.reserve() < 1.0
 
 
-def test_week_old_schedules_of_other_environments_are_swept(tmp_path):
+def age(path, days: float) -> None:
+    then = time.time() - days * 86_400
+    os.utime(path, (then, then))
+
+
+def schedule_files(folder, digest: str, days: float) -> list:
+    """A schedule's files as a process leaves them, last touched ``days`` ago."""
+    files = [folder / f"{digest}{suffix}" for suffix in (".sqlite", ".sqlite-wal", ".lock")]
+    for file in files:
+        file.write_bytes(b"")
+        age(file, days)
+    return files
+
+
+def test_schedules_unused_for_a_week_are_swept_and_nothing_else(tmp_path):
     folder = tmp_path / "pacing"
     folder.mkdir()
-    stale, recent = folder / "gone.sqlite", folder / "live.sqlite"
-    stale.write_bytes(b"")
-    recent.write_bytes(b"")
-    week_ago = time.time() - 8 * 86_400
-    os.utime(stale, (week_ago, week_ago))
+    gone = schedule_files(folder, "a" * 24, days=8)
+    recent = schedule_files(folder, "c" * 24, days=1)
+    # In use: booked a minute ago, its lock file created a month ago (flock leaves mtime alone).
+    active = schedule_files(folder, "b" * 24, days=0.001)
+    age(active[2], 30)
+    foreign = folder / "notes.txt"  # `pacing_dir` may be a folder shared with other things
+    foreign.write_text("mine")
+    age(foreign, 30)
     open_shared_schedule(folder, "https://api.refiner.io/v1", "key").close()
-    assert not stale.exists()
-    assert recent.exists()
+    assert not any(f.exists() for f in gone)
+    assert all(f.exists() for f in [*recent, *active, foreign])
+
+
+def test_the_folder_holds_only_the_last_weeks_environments(tmp_path):
+    """Test emulators on random ports make a new environment each run: they do not pile up."""
+    folder = tmp_path / "pacing"
+    for n in range(60):
+        open_shared_schedule(folder, f"http://127.0.0.1:{40000 + n}/v1", "key").close()
+        for file in folder.iterdir():
+            age(file, 8)  # a week passes between runs
+    assert len(list(folder.iterdir())) <= 3  # the last environment's files only
+    assert sum(f.stat().st_size for f in folder.iterdir()) < 64_000
+
+
+def test_an_unusable_folder_falls_back_to_pacing_in_this_process(tmp_path, caplog):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    log = logging.getLogger("test-pacing")
+    schedule = schedule_for(str(blocker / "pacing"), "https://api.refiner.io/v1", "key", log=log)
+    assert isinstance(schedule, LocalSchedule)
+    [warning] = [r for r in caplog.records if r.levelno == logging.WARNING]
+    message = warning.getMessage()
+    assert "Setting `pacing_dir`" in message
+    assert str(blocker / "pacing") in message
+    assert "no longer shared" in message
+    assert "key" not in message.replace("this key", "")

@@ -12,7 +12,12 @@ AUDIENCE_SCHEMA = {
     "key_properties": [],
     "schema": {
         "type": "object",
-        "properties": {"user_id": {"type": ["integer", "string", "null"]}, "email": {}},
+        # `segment`: the column of the mappings with `segment_uuid_field: segment`.
+        "properties": {
+            "user_id": {"type": ["integer", "string", "null"]},
+            "email": {},
+            "segment": {},
+        },
     },
 }
 

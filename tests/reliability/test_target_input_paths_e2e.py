@@ -60,14 +60,19 @@ def sent_calls(emu) -> list[tuple[str, str, str]]:
     return sorted(calls)
 
 
-def run_path(emu, config, tmp_path, name: str, body: list[dict[str, Any]]):
-    """Run the CLI on a fresh emulator and state dir; (process, calls Refiner received)."""
+def run_path(  # noqa: PLR0913
+    emu, config, tmp_path, name: str, body: list[dict[str, Any]], *, exit_code: int = 0
+):
+    """Run the CLI on a fresh emulator and state dir; (process, calls Refiner received).
+
+    ``exit_code`` 1: every row is rejected, which fails the run (after its STATE).
+    """
     emu.reset(data=True)
     run_config = {**config, "state_dir": str(tmp_path / name), "stream_maps": DROP_EMAIL}
     done = run_target(
         run_config, [SCHEMA, *body, {"type": "STATE", "value": {"n": 1}}], tmp_path, name
     )
-    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.returncode == exit_code, done.stderr[-3000:]
     return done, sent_calls(emu)
 
 
@@ -99,8 +104,9 @@ def test_dead_letter_lines_match_across_paths_as_strict_json_with_only_the_key_m
         {"id": None, "email": "nobody@example.com", "note": f"key {emu.api_key} bearer of news"},
     ]
     records = [{"type": "RECORD", "stream": "users", "record": row} for row in rows]
-    run_path(emu, config, tmp_path, "record", records)
-    run_path(emu, config, tmp_path, "batch", [batch_file(tmp_path, rows, "gzip")])
+    for name, body in (("record", records), ("batch", [batch_file(tmp_path, rows, "gzip")])):
+        done, _ = run_path(emu, config, tmp_path, name, body, exit_code=1)
+        assert "Every row of stream 'users' (2 rows) was rejected" in done.stderr
 
     def dead_letter(name):
         text = (tmp_path / name / "dead-letter.jsonl").read_text()

@@ -6,6 +6,7 @@ import json
 
 import requests
 
+from target_refiner.progress import StreamRejectedError
 from tests.target.target_helpers import (
     FIXTURES,
     api_calls,
@@ -190,7 +191,8 @@ def test_api_rejection_goes_to_dead_letter_with_status_and_body(emu, config):
         record("segment_adds", {"user_id": "u1"}),
         state({"s": 1}),
     ]
-    run = run_target(config, msgs)
+    run = run_target(config, msgs, raises=True)
+    assert isinstance(run.error, StreamRejectedError)  # its only row was rejected
     (dead,) = run.dead_letter()
     assert dead["status"] == 404
     assert dead["body"] == {"error": "Segment not found"}

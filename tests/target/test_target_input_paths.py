@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from singer_sdk.exceptions import MissingKeyPropertiesError
 
+from target_refiner.progress import StreamRejectedError
 from target_refiner.target import TargetRefiner
 from tests.target.target_helpers import api_calls, record, run_target, schema, state
 
@@ -105,9 +106,7 @@ def test_filter_map_filters_in_both_paths(emu, config, tmp_path):
 
 def test_aliased_stream_uses_the_alias_mapping_in_both_paths(emu, config, tmp_path):
     maps = {"users": {"__alias__": "people", "email": None}}
-    mappings = {
-        "people": {"action": "identify", "user_id": "id", "email": "email", "exclude": ["seats"]}
-    }
+    mappings = {"people": {"action": "identify", "user_id": "id", "exclude": ["seats"]}}
     (_, record_calls), (_, batch_calls) = both_paths(
         emu, config, tmp_path, ROWS, stream_maps=maps, mappings=mappings, default_action="none"
     )
@@ -144,10 +143,11 @@ def test_dead_letter_holds_the_row_as_it_arrived_before_stream_maps(emu, config,
     rows = [{"id": None, "email": "lost@example.com", "plan": "Basic Monthly"}]
     maps = {"users": {"email": None}}  # without email and id, the row names nobody
     (record_run, _), (batch_run, batch_calls) = both_paths(
-        emu, config, tmp_path, rows, stream_maps=maps
+        emu, config, tmp_path, rows, stream_maps=maps, raises=True
     )
     assert batch_calls == []
     for run in (record_run, batch_run):
+        assert isinstance(run.error, StreamRejectedError)  # its only row was rejected
         [line] = run.dead_letter()
         assert line["record"] == rows[0]
 
@@ -155,8 +155,11 @@ def test_dead_letter_holds_the_row_as_it_arrived_before_stream_maps(emu, config,
 def test_row_refused_by_refiner_is_dead_lettered_as_it_arrived(emu, config, tmp_path):
     rows = [{**ROWS[0], "renewed_at": "next spring"}]  # Refiner: "... is not a valid date."
     maps = {"users": {"email": None}}
-    (record_run, _), (batch_run, _) = both_paths(emu, config, tmp_path, rows, stream_maps=maps)
+    (record_run, _), (batch_run, _) = both_paths(
+        emu, config, tmp_path, rows, stream_maps=maps, raises=True
+    )
     for run in (record_run, batch_run):
+        assert isinstance(run.error, StreamRejectedError)
         [line] = run.dead_letter()
         assert line["record"] == rows[0]  # with the email the stream map dropped before sending
         assert line["status"] == 400
@@ -165,9 +168,10 @@ def test_row_refused_by_refiner_is_dead_lettered_as_it_arrived(emu, config, tmp_
 
 def test_nan_row_is_dead_lettered_as_strict_json_in_both_paths(emu, config, tmp_path):
     rows = [{"id": "u1", "email": "nan@example.com", "score": float("nan")}]
-    (record_run, _), (batch_run, batch_calls) = both_paths(emu, config, tmp_path, rows)
+    (record_run, _), (batch_run, batch_calls) = both_paths(emu, config, tmp_path, rows, raises=True)
     assert batch_calls == []
     for run in (record_run, batch_run):
+        assert isinstance(run.error, StreamRejectedError)
         path = Path(run.config["state_dir"]) / "dead-letter.jsonl"
         lines = path.read_text().splitlines()
         [line] = [json.loads(x, parse_constant=pytest.fail) for x in lines]
@@ -185,7 +189,8 @@ def test_dead_letter_masks_only_the_api_key(emu, config, tmp_path):
             "pasted": f"key={config['api_key']}",
         }
     ]
-    (_, _), (batch_run, _) = both_paths(emu, config, tmp_path, rows)
+    (_, _), (batch_run, _) = both_paths(emu, config, tmp_path, rows, raises=True)
+    assert isinstance(batch_run.error, StreamRejectedError)
     [line] = batch_run.dead_letter()
     assert line["record"] == {**rows[0], "pasted": "key=***"}
 

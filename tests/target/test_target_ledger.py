@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from target_refiner.ledger import Ledger, LedgerKey, LedgerWrite, ledger_path
+import pytest
+
+from target_refiner.ledger import (
+    Ledger,
+    LedgerKey,
+    LedgerOfAnotherProjectError,
+    LedgerWrite,
+    legacy_ledger_path,
+    project_ledger_path,
+)
 
 
 def test_identify_segment_delete_and_track(tmp_path):
@@ -45,10 +54,23 @@ def test_rows_survive_reopening(tmp_path):
     second.close()
 
 
-def test_one_file_per_environment_without_the_key(tmp_path):
-    a = ledger_path(tmp_path, "https://api.refiner.io/v1", "key-one")
-    b = ledger_path(tmp_path, "https://api.refiner.io/v1/", "key-two")
-    c = ledger_path(tmp_path, "http://127.0.0.1:9/v1", "key-one")
+def test_older_naming_by_environment_without_the_key(tmp_path):
+    a = legacy_ledger_path(tmp_path, "https://api.refiner.io/v1", "key-one")
+    b = legacy_ledger_path(tmp_path, "https://api.refiner.io/v1/", "key-two")
+    c = legacy_ledger_path(tmp_path, "http://127.0.0.1:9/v1", "key-one")
     assert len({a, b, c}) == 3
     assert "key-one" not in str(a)
-    assert a == ledger_path(tmp_path, "https://api.refiner.io/v1/", "key-one")
+    assert a == legacy_ledger_path(tmp_path, "https://api.refiner.io/v1/", "key-one")
+
+
+def test_one_file_per_project_and_never_another_projects(tmp_path):
+    uuid = "2f0c4a1e-0000-4000-8000-000000000001"
+    assert project_ledger_path(tmp_path, uuid).name == f"ledger-project-{uuid}.sqlite"
+    odd = project_ledger_path(tmp_path, "../x y")
+    assert odd.parent == tmp_path
+    assert "/" not in odd.name.removeprefix("ledger-project-")
+    path = project_ledger_path(tmp_path, uuid)
+    Ledger(path, project=uuid).close()
+    Ledger(path, project=uuid).close()  # the same project again
+    with pytest.raises(LedgerOfAnotherProjectError, match="belongs to Refiner project 2f0c"):
+        Ledger(path, project="another-project")

@@ -176,7 +176,9 @@ def test_array_traits_are_rejected_not_joined(reverse_etl, warehouse, tmp_path):
     """An array column among the traits: rows carrying one go to the dead-letter file."""
     warehouse.execute(
         "DROP VIEW refiner_sync.users; CREATE VIEW refiner_sync.users AS "
-        "SELECT id, email, seats, tags FROM app.people"
+        "SELECT p.id, p.email, p.seats, p.tags, a.id AS account_id, a.name AS account_name, "
+        "a.tier AS account_tier, a.mrr AS account_mrr "  # the columns the mapping names
+        "FROM app.people AS p LEFT JOIN app.accounts AS a ON a.id = p.account_id"
     )
     calls, log = reverse_etl()
     assert sorted(p["id"] for p in sent_to(calls, "/v1/identify-user")) == [2]  # tags NULL
