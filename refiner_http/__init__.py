@@ -13,6 +13,7 @@ from refiner_http.errors import (
     RefinerError,
     RefinerRateLimitedError,
     RefinerTransientError,
+    RefinerUnreachableError,
 )
 from refiner_http.pacing import KeyedPacer, Pacer
 from refiner_http.policy import HttpPolicy
@@ -31,4 +32,5 @@ __all__ = [
     "RefinerError",
     "RefinerRateLimitedError",
     "RefinerTransientError",
+    "RefinerUnreachableError",
 ]

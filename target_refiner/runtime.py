@@ -113,7 +113,7 @@ class Runtime:
             msg = f"Cannot use `api_url` {api_url}: {exc}"
             raise RunStoppedError(self.redactor(msg)) from None
         except RETRYABLE_EXCEPTIONS as exc:
-            msg = f"Cannot reach `api_url` {api_url} (setting `max_tries` exhausted): {exc}"
+            msg = f"Cannot use `api_url` {api_url}: {self.client.policy.gave_up(exc)}"
             raise RunStoppedError(self.redactor(msg)) from None
         log.info("Refiner key check passed: project %r", body.get("project_name") or "?")
 

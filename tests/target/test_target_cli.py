@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 
+from tests.local_http import closed_port_url
 from tests.target.target_helpers import FIXTURES, target_cmd
 
 SETTINGS = [
@@ -86,3 +87,16 @@ def test_dry_run_logs_counts(emu, config, tmp_path):
     assert "Dry run: 3 calls written to" in result.stderr
     assert result.stdout == ""
     assert [c["path"] for c in emu.calls()] == ["/v1/"]  # only the read-only key check
+
+
+def test_unreachable_api_url_stops_with_one_sentence(config, tmp_path):
+    url = closed_port_url()
+    result = run_cli({**config, "api_url": url, "max_tries": 2}, tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1].endswith(
+        f"Cannot use `api_url` {url}: Could not reach Refiner at {url.removesuffix('/v1')} "
+        "(GET /v1/): connection refused; gave up after 2 tries (setting `max_tries`)."
+    )
+    assert "Max retries exceeded" not in result.stderr
+    assert "Traceback" not in result.stderr
+    assert config["api_key"] not in result.stderr
