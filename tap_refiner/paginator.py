@@ -32,5 +32,10 @@ class RefinerPaginator(BaseAPIPaginator[PageToken | None]):
 
     @override
     def continue_if_empty(self, response: requests.Response) -> bool:
-        """An empty page that still points further is not the end (refiner-api.md §2, §6)."""
-        return next_page_params(self._decode(response)) is not None
+        """Always: ``get_next`` decides where an empty page leads (further, or the end).
+
+        An empty page that still points further is not the end (refiner-api.md §2, §6); one
+        that does not ends the listing there. Answering False made the SDK log "Pagination
+        stopped ... no records were found" for every empty window, which reads like a failure.
+        """
+        return True
