@@ -54,9 +54,11 @@ class Progress:
         interval: float,
         max_reject_ratio: float | None = None,
         dead_letter_hint: str = "",
+        dry_run: bool = False,
     ) -> None:
-        """``interval`` <= 0 turns the periodic line off."""
+        """``interval`` <= 0 turns the periodic line off; a dry run's lines say "would send"."""
         self.log = log
+        self.dry_run = dry_run
         self.interval = interval
         self.max_reject_ratio = max_reject_ratio
         self.dead_letter_hint = dead_letter_hint
@@ -153,7 +155,7 @@ class Progress:
             total = self.totals()
             rate = (self.calls - last_calls) / max(now - last_time, 1e-9)
             last_calls, last_time = self.calls, now
-            self.log.info("Progress: %s, %.1f calls/s", _counts_text(total), rate)
+            self.log.info("Progress: %s, %.1f calls/s", self._text(total), rate)
 
     def stop(self) -> None:
         """Stop the periodic line."""
@@ -168,19 +170,19 @@ class Progress:
         with self._lock:
             items = sorted(self.streams.items())
         for stream, c in items:
-            self.log.info("Summary for stream '%s': %s", stream, _counts_text(c))
+            self.log.info("Summary for stream '%s': %s", stream, self._text(c))
         total = self.totals()
         self.log.info(
             "Summary: %s in %.1fs (%.1f calls/s)",
-            _counts_text(total),
+            self._text(total),
             elapsed,
             self.calls / elapsed,
         )
 
-
-def _counts_text(c: StreamCounts) -> str:
-    held = f", {c.held} held for a segment mirror (not applied)" if c.held else ""
-    return (
-        f"{c.rows_in} rows in, {c.sent} sent, {c.skipped} skipped unchanged, "
-        f"{c.replayed} skipped as replays, {c.rejected} rejected{held}"
-    )
+    def _text(self, c: StreamCounts) -> str:
+        held = f", {c.held} held for a segment mirror (not applied)" if c.held else ""
+        sent = f"would send {c.sent}" if self.dry_run else f"{c.sent} sent"
+        return (
+            f"{c.rows_in} rows in, {sent}, {c.skipped} skipped unchanged, "
+            f"{c.replayed} skipped as replays, {c.rejected} rejected{held}"
+        )
