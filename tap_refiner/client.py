@@ -45,7 +45,8 @@ if TYPE_CHECKING:
 
 #: Every private singer-sdk member this package uses, and why (the one list of them).
 SDK_PRIVATE_MEMBERS: Mapping[str, str] = {
-    "Stream._tap": "the stream's tap holds the run's one HttpPolicy, shared listings and summary",
+    "Stream._tap": "the stream's tap holds the run's one HttpPolicy, shared listings and summary "
+    "(run_summary.py)",
     "Stream._generate_record_messages": "RECORD messages without the SDK's no-op deselection "
     "walk when nothing is deselected (RefinerStream)",
     "Stream._stream_version": "the version those RECORD messages carry, as the SDK's own",

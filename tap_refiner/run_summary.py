@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from singer_sdk import metrics
 from singer_sdk.streams import Stream
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
     from types import TracebackType
 
-    from tap_refiner.tap import TapRefiner
+    from singer_sdk import Tap
 
 
 @dataclass
@@ -53,7 +54,19 @@ class StreamTally:
 
 
 class RunSummary:
-    """Thread-safe tallies per stream; one per tap instance, that is per run."""
+    """Thread-safe tallies per stream; one per tap instance, that is per run (``of(tap)``)."""
+
+    _of_tap: ClassVar[weakref.WeakKeyDictionary[Tap, RunSummary]] = weakref.WeakKeyDictionary()
+    _of_tap_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    @classmethod
+    def of(cls, tap: Tap) -> RunSummary:
+        """The summary of ``tap``'s run, made the first time one of its streams asks."""
+        with cls._of_tap_lock:
+            summary = cls._of_tap.get(tap)
+            if summary is None:
+                summary = cls._of_tap[tap] = cls(tap.logger, tap.streams)
+            return summary
 
     def __init__(self, log: logging.Logger, streams: Iterable[str]) -> None:
         """``streams`` are every stream of the tap: the totals follow the last one's line."""
@@ -77,15 +90,15 @@ class RunSummary:
             found = self._tallies.get(stream, StreamTally())
             return StreamTally(found.records, found.requests, found.pages, found.seconds)
 
-    def stream_ended(self, stream: str, bookmark: str, *, synced: bool) -> None:
-        """Log the stream's line (if it was synced), and the totals after the last stream."""
-        if synced:
+    def stream_ended(self, stream: str, bookmark: str | None) -> None:
+        """Log the stream's line (None: not synced, no line), and the totals after the last."""
+        if bookmark is not None:
             self.log.info(
                 "Summary for stream '%s': %s; %s", stream, _tally_text(self.tally(stream)), bookmark
             )
         with self._lock:
             self._pending.discard(stream)
-            self._synced += synced
+            self._synced += bookmark is not None
             if self._pending:
                 return
             tallies = self._tallies.values()
@@ -156,7 +169,7 @@ class SummarizedStream(Stream):
     @property
     def run_summary(self) -> RunSummary:
         """The tap's one summary for this run."""
-        return cast("TapRefiner", self._tap).run_summary
+        return RunSummary.of(self._tap)
 
     @override
     def get_record_counter(
@@ -180,4 +193,7 @@ class SummarizedStream(Stream):
         """Called once per stream at the end of the run: the stream's summary line."""
         super().log_sync_costs()
         synced = self.selected or self.has_selected_descendents
-        self.run_summary.stream_ended(self.name, bookmark_text(self.stream_state), synced=synced)
+        # Only a synced stream's state is read: reading it would add an empty bookmark entry.
+        self.run_summary.stream_ended(
+            self.name, bookmark_text(self.stream_state) if synced else None
+        )

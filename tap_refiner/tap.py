@@ -21,7 +21,6 @@ from refiner_http.settings import (
 from tap_refiner import streams
 from tap_refiner.client import SharedListings
 from tap_refiner.fetch_ahead import DEFAULT_WORKERS
-from tap_refiner.run_summary import RunSummary
 from tap_refiner.shared_windows import SharedWindows
 from tap_refiner.timestamps import parse
 from tap_refiner.webhook_events import WEBHOOK_SETTINGS, WebhookEventsStream
@@ -201,11 +200,6 @@ class TapRefiner(Tap):
     def shared_windows(self) -> SharedWindows:
         """Windows of ``/responses`` read this run, for the other windowed stream to reuse."""
         return SharedWindows()
-
-    @cached_property
-    def run_summary(self) -> RunSummary:
-        """Each stream's records, requests, time and bookmark, logged at the end of the run."""
-        return RunSummary(self.logger, self.streams)
 
     @override
     def discover_streams(self) -> list[Stream]:
