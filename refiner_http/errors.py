@@ -8,7 +8,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from urllib3.exceptions import NameResolutionError
 
 AUTH_HINT = (
     "Check the `api_key` setting: copy the key from Refiner under Integrations > REST API, "
@@ -105,8 +104,7 @@ class RefinerUnreachableError(RefinerError, requests.exceptions.ConnectionError)
 #: The cause of a network failure in words, by the first matching exception in its chain.
 _NETWORK_REASONS: tuple[tuple[type[BaseException], str], ...] = (
     (ConnectionRefusedError, "connection refused"),
-    (NameResolutionError, "host name not found"),
-    (socket.gaierror, "host name not found"),
+    (socket.gaierror, "host name not found"),  # inside urllib3 2's NameResolutionError too
     (requests.exceptions.ConnectTimeout, "no connection within `request_timeout`"),
     (requests.exceptions.ReadTimeout, "no answer within `request_timeout`"),
     (ssl.SSLError, "TLS handshake failed"),

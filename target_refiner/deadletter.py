@@ -5,8 +5,8 @@ status and body when Refiner refused the call), so they can be fixed and replaye
 
 - Every line starts with the ``run_id`` of the run that wrote it (``new_run_id``: start time
   and a random part, logged at the start of the run). The dead-letter file is appended to
-  across runs, so a run's rejections are the lines with its id; rotating it is moving it away
-  between runs. The dry-run file is written afresh by each dry run: it shows that run's calls.
+  across runs, so a run's rejections are the lines with its id; to rotate it, move it away.
+  The dry-run file is written afresh by each dry run: it shows that run's calls.
 
 - ``record`` is the row exactly as it arrived at the target (the RECORD message's ``record`` or
   the BATCH file's line), before stream maps and the SDK's parsing: a field a stream map drops is

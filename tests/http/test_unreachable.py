@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 
 import pytest
 import requests
@@ -45,6 +46,10 @@ def test_refused_connection_gives_one_sentence_not_urllib3s(caplog):
     ("error", "words"),
     [
         (ConnectionResetError(104, "Connection reset by peer"), "connection reset"),
+        (
+            requests.exceptions.ConnectionError(socket.gaierror(-2, "Name or service not known")),
+            "host name not found",
+        ),
         (requests.exceptions.ReadTimeout("read timed out"), "no answer within `request_timeout`"),
         (requests.exceptions.ChunkedEncodingError("incomplete"), "the answer was cut off"),
         (requests.exceptions.ConnectionError(OSError("odd")), "odd"),
