@@ -14,6 +14,7 @@ from refiner_http.errors import (
     RefinerError,
     RefinerRateLimitedError,
     RefinerTransientError,
+    RefinerUnreachableError,
 )
 from refiner_http.pacing import KeyedPacer, Pacer
 from refiner_http.policy import HttpPolicy
@@ -33,4 +34,5 @@ __all__ = [
     "RefinerError",
     "RefinerRateLimitedError",
     "RefinerTransientError",
+    "RefinerUnreachableError",
 ]

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import socket
+import ssl
 from typing import Any
+from urllib.parse import urlsplit
+
+import requests
 
 AUTH_HINT = (
     "Check the `api_key` setting: copy the key from Refiner under Integrations > REST API, "
@@ -105,3 +110,63 @@ class RefinerRateLimitedError(RefinerTransientError):
         """Keep how long the API asked us to wait."""
         super().__init__(429, message, method=method, path=path)
         self.retry_after = retry_after
+
+
+class RefinerUnreachableError(RefinerError, requests.exceptions.ConnectionError):
+    """No answer in any try (refused, unknown host, timeouts, cut connections): one sentence.
+
+    Still a ``requests`` ``ConnectionError``, so code that handles network failures handles it;
+    the message is ours (``unreachable_text``), not urllib3's "Max retries exceeded ...".
+    """
+
+
+#: The cause of a network failure in words, by the first matching exception in its chain.
+_NETWORK_REASONS: tuple[tuple[type[BaseException], str], ...] = (
+    (ConnectionRefusedError, "connection refused"),
+    (socket.gaierror, "host name not found"),  # inside urllib3 2's NameResolutionError too
+    (requests.exceptions.ConnectTimeout, "no connection within `request_timeout`"),
+    (requests.exceptions.ReadTimeout, "no answer within `request_timeout`"),
+    (ssl.SSLError, "TLS handshake failed"),
+    (ConnectionResetError, "connection reset"),
+    (requests.exceptions.ChunkedEncodingError, "the answer was cut off"),
+    (requests.exceptions.ContentDecodingError, "the answer could not be decoded"),
+)
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what it wraps: causes, contexts, urllib3's ``reason`` and exception args."""
+    seen: list[BaseException] = []
+    todo = [exc]
+    while todo:
+        current = todo.pop(0)
+        if any(current is s for s in seen):
+            continue
+        seen.append(current)
+        inner = [current.__cause__, current.__context__, getattr(current, "reason", None)]
+        todo += [e for e in (*inner, *current.args) if isinstance(e, BaseException)]
+    return seen
+
+
+def network_reason(exc: BaseException) -> str:
+    """Why a request got no answer, in a few words (``connection refused``)."""
+    chain = _chain(exc)
+    for kind, words in _NETWORK_REASONS:
+        if any(isinstance(e, kind) for e in chain):
+            return words
+    innermost = chain[-1]
+    return str(innermost) or type(innermost).__name__
+
+
+def unreachable_text(exc: BaseException) -> str:
+    """``Could not reach Refiner at http://host:port (GET /v1/contacts): connection refused``.
+
+    Only the scheme, host and path of the request are named: never its query or headers.
+    """
+    request = getattr(exc, "request", None)
+    url = getattr(request, "url", None)
+    if request is None or not url:
+        return f"Could not reach Refiner: {network_reason(exc)}"
+    parts = urlsplit(str(url))
+    where = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    call = f"{request.method} {parts.path}"
+    return f"Could not reach Refiner at {where} ({call}): {network_reason(exc)}"

@@ -33,6 +33,8 @@ from refiner_http.errors import (
     RefinerEndpointError,
     RefinerRateLimitedError,
     RefinerTransientError,
+    RefinerUnreachableError,
+    unreachable_text,
 )
 from refiner_http.pacing import Clock, KeyedPacer, Pacer, Sleep, patchable_sleep
 from refiner_http.redact import Redactor
@@ -66,6 +68,8 @@ RETRYABLE_EXCEPTIONS: tuple[type[Exception], ...] = (
     requests.exceptions.ContentDecodingError,
     ConnectionResetError,
 )
+#: The retryable failures that got no answer at all (the rest are answers: 429 and 5xx).
+NETWORK_EXCEPTIONS = tuple(e for e in RETRYABLE_EXCEPTIONS if e is not RefinerTransientError)
 
 logger = logging.getLogger("refiner_http")
 
@@ -216,34 +220,58 @@ class HttpPolicy:
             exc = yield wait
 
     def retrying(self, func: Callable[..., T], *, user_key: str | None = None) -> Callable[..., T]:
-        """Wrap one attempt (``func``) with pacing before it and retries after it."""
+        """Wrap one attempt (``func``) with pacing before it and retries after it.
+
+        When every try got no answer, the error raised is ``RefinerUnreachableError``: one
+        sentence of ours for the caller to show (nothing is logged at that point, so a stop is
+        one line). A 429 or 5xx still failing is raised as it was answered.
+        """
 
         def attempt(*args: Any, **kwargs: Any) -> T:  # noqa: ANN401
             self.pace(user_key)
             return func(*args, **kwargs)
 
-        return backoff.on_exception(
+        retried = backoff.on_exception(
             self.wait_generator,
             RETRYABLE_EXCEPTIONS,
             max_tries=self.max_tries,
+            giveup=lambda exc: isinstance(exc, RefinerUnreachableError),  # already given up
             jitter=None,
             on_backoff=self._log_backoff,
-            on_giveup=self._log_giveup,
             logger=None,
         )(attempt)
 
+        def call(*args: Any, **kwargs: Any) -> T:  # noqa: ANN401
+            try:
+                return retried(*args, **kwargs)
+            except RefinerUnreachableError:
+                raise
+            except NETWORK_EXCEPTIONS as exc:
+                raise self.unreachable(exc) from None
+
+        return call
+
+    def unreachable(self, exc: BaseException) -> RefinerUnreachableError:
+        """The error for a call that got no answer in ``max_tries`` tries, named in words."""
+        tries = f"{self.max_tries} tries" if self.max_tries != 1 else "1 try"
+        text = f"{unreachable_text(exc)}; gave up after {tries} (setting `max_tries`)."
+        return RefinerUnreachableError(self.redactor(text), request=getattr(exc, "request", None))
+
+    def gave_up(self, exc: BaseException) -> str:
+        """The sentence for a call that failed every try (callers stop with it)."""
+        if isinstance(exc, RefinerUnreachableError):
+            return str(exc)
+        return self.redactor(
+            f"Refiner still failing after {self.max_tries} tries (setting `max_tries`): {exc}"
+        )
+
     def _log_backoff(self, details: Any) -> None:  # noqa: ANN401 - backoff's Details dict
+        exc = details.get("exception")
+        reason = unreachable_text(exc) if isinstance(exc, NETWORK_EXCEPTIONS) else str(exc)
         self.log.warning(
             "Retrying in %.1fs (try %d of %d) after: %s",
             details.get("wait", 0.0),
             details.get("tries", 0),
             self.max_tries,
-            self.redactor(str(details.get("exception"))),
-        )
-
-    def _log_giveup(self, details: Any) -> None:  # noqa: ANN401 - backoff's Details dict
-        self.log.error(
-            "Giving up after %d tries: %s",
-            details.get("tries", 0),
-            self.redactor(str(details.get("exception"))),
+            self.redactor(reason),
         )

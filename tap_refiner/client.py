@@ -31,6 +31,7 @@ from refiner_http.page_reader import PageToken, iterate_items
 from tap_refiner.fetch_ahead import DEFAULT_WORKERS, FetchAhead, worker_session
 from tap_refiner.paginator import RefinerPaginator
 from tap_refiner.projection import projection
+from tap_refiner.run_summary import SummarizedStream
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Generator, Iterable, Iterator, Mapping
@@ -44,7 +45,8 @@ if TYPE_CHECKING:
 
 #: Every private singer-sdk member this package uses, and why (the one list of them).
 SDK_PRIVATE_MEMBERS: Mapping[str, str] = {
-    "Stream._tap": "the stream's tap holds the run's one HttpPolicy and shared listings",
+    "Stream._tap": "the stream's tap holds the run's one HttpPolicy, shared listings and summary "
+    "(run_summary.py)",
     "Stream._generate_record_messages": "RECORD messages without the SDK's no-op deselection "
     "walk when nothing is deselected (RefinerStream)",
     "Stream._stream_version": "the version those RECORD messages carry, as the SDK's own",
@@ -59,7 +61,7 @@ _decoder = msgspec.json.Decoder()
 _decoded = threading.local()
 
 
-class RefinerStream(RESTStream[PageToken | None]):
+class RefinerStream(SummarizedStream, RESTStream[PageToken | None]):
     """Base of every Refiner stream: one request policy, cursor/page paging, lean records.
 
     ``post_process`` projects every record onto exactly the stream's schema (keys, types and
@@ -164,13 +166,21 @@ class RefinerStream(RESTStream[PageToken | None]):
     # -- HTTP policy hooks ------------------------------------------------------------------
     @override
     def request_decorator(self, func: RequestFunc) -> RequestFunc:
-        """Pace each attempt and retry what the policy says is retryable."""
-        return self.policy.retrying(func)
+        """Pace each attempt and retry what the policy says is retryable; count each attempt."""
+
+        def attempt(
+            request: requests.PreparedRequest, context: Context | None
+        ) -> requests.Response:
+            self.run_summary.add(self.name, requests=1)
+            return func(request, context)
+
+        return self.policy.retrying(attempt)
 
     @override
     def validate_response(self, response: requests.Response) -> None:
         """Raise the policy's error type (auth, API, transient, rate limited) for non-2xx."""
         self.policy.check(response)
+        self.run_summary.add(self.name, pages=1)
 
     # -- paging and parsing -----------------------------------------------------------------
     def decode(self, response: requests.Response) -> Any:  # noqa: ANN401 - the API's JSON

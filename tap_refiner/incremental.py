@@ -159,6 +159,8 @@ class WindowedResponsesStream(RefinerStream):
                         yield from spooled.items()
                         shared.written(spooled)
                     self._complete_window(context, window)
+                    if spooled is not None:
+                        self.log("%s: %s, %d responses", self.name, window, spooled.count)
         finally:
             shared.finish()
 
@@ -173,7 +175,6 @@ class WindowedResponsesStream(RefinerStream):
         key = json.dumps(self.get_url_params(bounds, None), sort_keys=True)
 
         def items() -> Iterable[dict[str, Any]]:
-            self.log("Reading responses in %s", bounds)
             for item in self.request_records(bounds):
                 ahead.check()
                 yield item

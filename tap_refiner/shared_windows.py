@@ -40,12 +40,15 @@ _decoder = msgspec.json.Decoder()
 class SpooledWindow:
     """One fully read window: its raw items, one JSON document a line, in part of a file."""
 
-    def __init__(self, key: str, file: IO[bytes], size: int, offset: int = 0) -> None:
-        """``key`` is the window's query; its lines are ``size`` bytes at ``offset``."""
+    def __init__(
+        self, key: str, file: IO[bytes], size: int, offset: int = 0, *, count: int = 0
+    ) -> None:
+        """``key`` is the window's query; its ``count`` lines are ``size`` bytes at ``offset``."""
         self.key = key
         self.file = file
         self.size = size
         self.offset = offset
+        self.count = count
 
     def items(self) -> Iterator[dict[str, Any]]:
         """The items, as the API sent them, in the order it sent them."""
@@ -101,8 +104,9 @@ class SharedWindows:
         spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed in written() or finish()
         with self._lock:
             self._spools.add(spool)
+        count = 0
         try:
-            for item in items():
+            for count, item in enumerate(items(), start=1):  # noqa: B007 - the count is kept
                 spool.write(_encoder.encode(item))
                 spool.write(b"\n")
             spool.flush()
@@ -111,7 +115,7 @@ class SharedWindows:
                 self._spools.discard(spool)
             spool.close()
             raise
-        return SpooledWindow(key, spool, spool.tell())
+        return SpooledWindow(key, spool, spool.tell(), count=count)
 
     def written(self, window: SpooledWindow) -> None:
         """``window``'s records are written: keep it only for a stream that has not started."""
@@ -135,7 +139,9 @@ class SharedWindows:
         window.file.seek(window.offset)
         shutil.copyfileobj(window.file, kept_file)
         kept_file.flush()
-        self._kept[window.key] = SpooledWindow(window.key, kept_file, window.size, offset)
+        self._kept[window.key] = SpooledWindow(
+            window.key, kept_file, window.size, offset, count=window.count
+        )
 
     # -- the oldest response ------------------------------------------------------------------
     def oldest(self, key: str, guess: Callable[[], datetime | None]) -> datetime | None:

@@ -20,12 +20,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from singer_sdk import Stream
 from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from typing_extensions import override
 
 from refiner_webhooks.store import read_events, read_store_id
+from tap_refiner.run_summary import SummarizedStream
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -60,7 +60,7 @@ SCHEMA = th.PropertiesList(
 ).to_dict()
 
 
-class WebhookEventsStream(Stream):
+class WebhookEventsStream(SummarizedStream):
     """Webhook events from the receiver's SQLite store, incremental on ``seq``."""
 
     name = "webhook_events"

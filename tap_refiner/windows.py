@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta, timezone
 from typing import NamedTuple
 
 
@@ -11,6 +11,18 @@ class Window(NamedTuple):
 
     start: datetime
     end: datetime
+
+    def __str__(self) -> str:
+        """``2026-03-01 .. 2026-03-31`` (UTC; times only where a bound is not midnight)."""
+        return f"{_moment_text(self.start)} .. {_moment_text(self.end)}"
+
+
+def _moment_text(moment: datetime) -> str:
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc)
+    if moment.time() == time(0):
+        return moment.strftime("%Y-%m-%d")
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def date_windows(start: datetime, end: datetime, days: float) -> list[Window]:

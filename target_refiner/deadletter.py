@@ -1,7 +1,12 @@
-"""Dead-letter and dry-run files: one strict JSON object per line, appended, secrets masked.
+"""Dead-letter and dry-run files: one strict JSON object per line, secrets masked.
 
 Rejected rows are written here instead of stopping the run, with the reason (and the API's
 status and body when Refiner refused the call), so they can be fixed and replayed. Conventions:
+
+- Every line starts with the ``run_id`` of the run that wrote it (``new_run_id``: start time
+  and a random part, logged at the start of the run). The dead-letter file is appended to
+  across runs, so a run's rejections are the lines with its id; to rotate it, move it away.
+  The dry-run file is written afresh by each dry run: it shows that run's calls.
 
 - ``record`` is the row exactly as it arrived at the target (the RECORD message's ``record`` or
   the BATCH file's line), before stream maps and the SDK's parsing: a field a stream map drops is
@@ -25,6 +30,7 @@ import datetime as dt
 import decimal
 import json
 import math
+import secrets
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -91,16 +97,31 @@ def _clean(
     return masked if masked != text else plain
 
 
-class JsonLines:
-    """A thread-safe, append-only JSONL file of strict JSON with the known secrets masked."""
+def new_run_id() -> str:
+    """``20261207T013015Z-3fa2c1``: when the run started (UTC), and a random part."""
+    started = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return f"{started}-{secrets.token_hex(3)}"
 
-    def __init__(self, path: Path, redactor: Redactor) -> None:
-        """Open lazily: a run without rejections leaves no file behind."""
+
+class JsonLines:
+    """A thread-safe JSONL file of strict JSON with the known secrets masked."""
+
+    def __init__(
+        self, path: Path, redactor: Redactor, *, run_id: str | None = None, fresh: bool = False
+    ) -> None:
+        """Append, opening lazily (a run without rejections leaves no file behind).
+
+        ``fresh`` empties the file now instead, so it holds this run's lines only, even none;
+        ``run_id`` starts every line.
+        """
         self.path = path
         self.count = 0
+        self.run_id = run_id
         self._redactor = redactor
         self._lock = threading.Lock()
         self._file: Any = None
+        if fresh:
+            self._open("w")
 
     def line(self, obj: dict[str, Any]) -> str:
         """``obj`` as one line of strict JSON with the known secrets masked (see the module doc).
@@ -122,14 +143,17 @@ class JsonLines:
 
     def write(self, obj: dict[str, Any]) -> None:
         """Append one object and flush it (so a crash loses at most the line being written)."""
-        line = self.line(obj)
+        line = self.line({"run_id": self.run_id, **obj} if self.run_id else obj)
         with self._lock:
             if self._file is None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._file = self.path.open("a", encoding="utf-8")
+                self._open("a")
             self._file.write(line + "\n")
             self._file.flush()
             self.count += 1
+
+    def _open(self, mode: str) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = self.path.open(mode, encoding="utf-8")
 
     def close(self) -> None:
         """Close the file if it was opened."""

@@ -76,8 +76,7 @@ def reading(what: str, client: RefinerClient) -> Iterator[None]:
         msg = f"Cannot read {what}, so nothing was mirrored: {exc}"
         raise RunStoppedError(client.policy.redactor(msg)) from None
     except RETRYABLE_EXCEPTIONS as exc:
-        tries = client.policy.max_tries
-        msg = f"Cannot read {what} after {tries} tries (setting `max_tries`): {exc}"
+        msg = f"Cannot read {what}: {client.policy.gave_up(exc)}"
         raise RunStoppedError(client.policy.redactor(msg)) from None
 
 

@@ -65,9 +65,11 @@ class Progress:
         dead_letter_hint: str = "",
         mapped: frozenset[str] = frozenset(),
         default_action: str = NO_ACTION,
+        dry_run: bool = False,
     ) -> None:
-        """``interval`` <= 0 turns the periodic line off."""
+        """``interval`` <= 0 turns the periodic line off; a dry run's lines say "would send"."""
         self.log = log
+        self.dry_run = dry_run
         self.interval = interval
         self.max_reject_ratio = max_reject_ratio
         self.dead_letter_hint = dead_letter_hint
@@ -167,7 +169,7 @@ class Progress:
             total = self.totals()
             rate = (self.calls - last_calls) / max(now - last_time, 1e-9)
             last_calls, last_time = self.calls, now
-            self.log.info("Progress: %s, %.1f calls/s", _counts_text(total), rate)
+            self.log.info("Progress: %s, %.1f calls/s", self._text(total), rate)
 
     def stop(self) -> None:
         """Stop the periodic line."""
@@ -183,10 +185,10 @@ class Progress:
             items = sorted(self.streams.items())
         for stream, c in items:
             self.log.log(
-                _level(c), "Summary for stream '%s': %s%s", stream, _counts_text(c), self._hint(c)
+                _level(c), "Summary for stream '%s': %s%s", stream, self._text(c), self._hint(c)
             )
         unnamed = [
-            f"'{s}' ({self.default_action}: {_counts_text(c)})"
+            f"'{s}' ({self.default_action}: {self._text(c)})"
             for s, c in items
             if s not in self.mapped
         ]
@@ -199,7 +201,7 @@ class Progress:
         self.log.log(
             _level(total),
             "Summary: %s in %.1fs (%.1f calls/s)%s",
-            _counts_text(total),
+            self._text(total),
             elapsed,
             self.calls / elapsed,
             self._hint(total),
@@ -209,6 +211,14 @@ class Progress:
         if not c.rejected:
             return ""
         return f"; {c.rejected} rejected rows are in the dead-letter file {self.dead_letter_hint}"
+
+    def _text(self, c: StreamCounts) -> str:
+        held = f", {c.held} held for a segment mirror (not applied)" if c.held else ""
+        sent = f"would send {c.sent}" if self.dry_run else f"{c.sent} sent"
+        return (
+            f"{c.rows_in} rows in, {sent}, {c.skipped} skipped unchanged, "
+            f"{c.replayed} skipped as replays, {c.rejected} rejected{held}"
+        )
 
     def raise_if_streams_rejected(self) -> None:
         """Fail when every row of a stream was rejected (except by ``default_action: none``)."""
@@ -234,9 +244,3 @@ def _level(c: StreamCounts) -> int:
     return logging.WARNING if c.rejected else logging.INFO
 
 
-def _counts_text(c: StreamCounts) -> str:
-    held = f", {c.held} held for a segment mirror (not applied)" if c.held else ""
-    return (
-        f"{c.rows_in} rows in, {c.sent} sent, {c.skipped} skipped unchanged, "
-        f"{c.replayed} skipped as replays, {c.rejected} rejected{held}"
-    )

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from refiner_http import Redactor, RefinerAuthError, RefinerClient, RefinerEndpointError
 from refiner_http.policy import RETRYABLE_EXCEPTIONS
 from refiner_http.settings import policy_from_config
-from target_refiner.deadletter import DeadLetter, JsonLines
+from target_refiner.deadletter import DeadLetter, JsonLines, new_run_id
 from target_refiner.errors import RunStoppedError
 from target_refiner.ledger import Ledger
 from target_refiner.ledger_files import take_ledger
@@ -83,7 +83,11 @@ class Runtime:
         self.people = People(self.ledger)
         # Files mask only the settings marked secret (no guessing by shape: see deadletter.py).
         self.file_redactor = Redactor.for_settings(config, target.config_jsonschema)
-        self.dead_letter = DeadLetter(settings.dead_letter_path, self.file_redactor)
+        self.run_id = new_run_id()
+        log.info("Run id %s: the run_id of this run's dead-letter and dry-run lines", self.run_id)
+        self.dead_letter = DeadLetter(
+            settings.dead_letter_path, self.file_redactor, run_id=self.run_id
+        )
         self.progress = Progress(
             log,
             interval=settings.progress_interval_seconds,
@@ -91,6 +95,7 @@ class Runtime:
             dead_letter_hint=str(settings.dead_letter_path),
             mapped=frozenset(settings.mappings),
             default_action=settings.default.action if settings.default else NO_ACTION,
+            dry_run=settings.dry_run,
         )
         self.tracker = AckTracker(target.emit_state)
         self.sender = self._sender(settings, log)
@@ -101,7 +106,10 @@ class Runtime:
     def _sender(self, settings: Settings, log: logging.Logger) -> Sender | DryRunSender:
         """The threaded sender, or in a dry run the writer of would-be calls."""
         if settings.dry_run:
-            out = JsonLines(settings.dry_run_path, self.file_redactor)
+            # Written afresh: the file shows this dry run's calls, never an earlier run's.
+            out = JsonLines(
+                settings.dry_run_path, self.file_redactor, run_id=self.run_id, fresh=True
+            )
             return DryRunSender(
                 self.ledger, self.people, out, self.progress, full_resend=settings.full_resend
             )
@@ -128,7 +136,7 @@ class Runtime:
             msg = f"Cannot use `api_url` {api_url}: {exc}"
             raise RunStoppedError(self.redactor(msg)) from None
         except RETRYABLE_EXCEPTIONS as exc:
-            msg = f"Cannot reach `api_url` {api_url} (setting `max_tries` exhausted): {exc}"
+            msg = f"Cannot use `api_url` {api_url}: {self.client.policy.gave_up(exc)}"
             raise RunStoppedError(self.redactor(msg)) from None
         log.info(
             "Refiner key check passed: project %r (%s)",

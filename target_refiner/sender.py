@@ -339,12 +339,7 @@ class Sender:
                 return Outcome(job, "skipped")  # the delete is done
             return Outcome(job, "rejected", status=exc.status, body=exc.body, reason=str(exc))
         except RETRYABLE_EXCEPTIONS as exc:
-            retries = self.client.policy.max_tries
-            self._fail(
-                SenderFailedError(
-                    f"Refiner still failing after {retries} tries (setting `max_tries`): {exc}"
-                )
-            )
+            self._fail(SenderFailedError(self.client.policy.gave_up(exc)))
             return None
         wanted = self._concurrency.observe(answer.elapsed.total_seconds())
         if wanted > len(self._workers):

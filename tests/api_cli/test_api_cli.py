@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from refiner_api.cli import build_parser, call
+from tests.local_http import closed_port_url
 
 BAD_KEY = "sk-live-not-a-real-key-0123456789"
 
@@ -214,3 +215,15 @@ def test_unreachable_api_exits_1(api):
     result = api("GET", "/v1/contacts", "--max-tries", "1", url="http://127.0.0.1:9/v1")
     assert result.returncode == 1
     assert "127.0.0.1:9" in result.stderr
+
+
+def test_unreachable_api_ends_in_one_sentence(api):
+    url = closed_port_url()
+    result = api("GET", "/v1/contacts", "--max-tries", "2", url=url, key=BAD_KEY)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == (
+        f"refiner-api: Could not reach Refiner at {url.removesuffix('/v1')} (GET /v1/contacts): "
+        "connection refused; gave up after 2 tries (setting `max_tries`)."
+    )
+    assert "Max retries exceeded" not in result.stderr
+    assert BAD_KEY not in result.stderr

@@ -132,3 +132,9 @@ def summary_counts(output: str, stream: str) -> dict[str, int]:
         return {}
     rows_in, sent, skipped, replayed, rejected = (int(v) for v in matches[-1])
     return {"in": rows_in, "sent": sent, "skipped": skipped + replayed, "rejected": rejected}
+
+
+def tap_summary_records(output: str) -> dict[str, int]:
+    """tap-refiner's closing summary: records per stream (the last run's line of each)."""
+    found = re.findall(r"Summary for stream '(\w+)': (\d+) records?, \d+ requests?", output)
+    return {stream: int(records) for stream, records in found}

@@ -12,7 +12,7 @@ import json
 import duckdb
 import pytest
 
-from tests.meltano.meltano_helpers import summary_counts
+from tests.meltano.meltano_helpers import summary_counts, tap_summary_records
 
 pytestmark = pytest.mark.meltano
 
@@ -72,11 +72,15 @@ def test_refiner_to_duckdb_twice_second_run_is_incremental(
         "TAP_REFINER_MAX_TRIES": "3",
         "TARGET_DUCKDB_FILEPATH": str(warehouse),
     }
-    meltano_project.run("--environment=demo", "run", "tap-refiner", "target-duckdb", env=env)
+    run = meltano_project.run("--environment=demo", "run", "tap-refiner", "target-duckdb", env=env)
 
     first = table_counts(warehouse)
     for table in MAIN_TABLES:
         assert first.get(table, 0) > 0, f"{table} is empty: {first}"
+    # The tap's closing summary names each stream in Meltano's log too (METRIC tags do not).
+    summary = tap_summary_records(run.stdout + run.stderr)
+    for table in (*MAIN_TABLES, "webhook_events"):
+        assert summary.get(table) == first[table], (table, summary, first)
     assert first["contacts"] == stack.emulator.stats()["contacts"]
     assert first["account"] == 1
     assert first["webhook_events"] == webhooks

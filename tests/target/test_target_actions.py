@@ -275,6 +275,7 @@ def test_dry_run_writes_calls_and_sends_nothing(emu, config, tmp_path):
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(lines) == 4
     assert lines[0] == {
+        "run_id": lines[-1]["run_id"],  # every line of the file is of this one run
         "stream": "events",
         "action": "track",
         "method": "POST",

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
+from pathlib import Path
+from typing import Any
 
+from tests.local_http import closed_port_url
 from tests.target.target_helpers import FIXTURES, target_cmd
 
+RUN_ID_LINE = re.compile(r"Run id (\d{8}T\d{6}Z-[0-9a-f]{6}): ")
 SETTINGS = [
     "api_key",
     "api_url",
@@ -86,3 +91,49 @@ def test_dry_run_logs_counts(emu, config, tmp_path):
     assert "Dry run: 3 calls written to" in result.stderr
     assert result.stdout == ""
     assert [c["path"] for c in emu.calls()] == ["/v1/"]  # only the read-only key check
+
+
+def test_unreachable_api_url_stops_with_one_sentence(config, tmp_path):
+    url = closed_port_url()
+    result = run_cli({**config, "api_url": url, "max_tries": 2}, tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1].endswith(
+        f"Cannot use `api_url` {url}: Could not reach Refiner at {url.removesuffix('/v1')} "
+        "(GET /v1/): connection refused; gave up after 2 tries (setting `max_tries`)."
+    )
+    assert "Max retries exceeded" not in result.stderr
+    assert "Traceback" not in result.stderr
+    assert config["api_key"] not in result.stderr
+
+
+def _run_id(stderr: str) -> str:
+    (run_id,) = RUN_ID_LINE.findall(stderr)
+    return run_id
+
+
+def _lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_a_dry_run_file_holds_that_runs_calls_only_and_says_would_send(emu, config, tmp_path):
+    dry = {**config, "dry_run": True}
+    first = run_cli(dry, tmp_path)
+    second = run_cli(dry, tmp_path)
+    assert first.returncode == second.returncode == 0, second.stderr
+    calls = _lines(Path(config["state_dir"]) / "dry-run.jsonl")
+    assert len(calls) == 3  # the second run's 3 calls, not 6
+    assert {c["run_id"] for c in calls} == {_run_id(second.stderr)} != {_run_id(first.stderr)}
+    assert "Summary for stream 'users': 5 rows in, would send 3, 0 skipped" in second.stderr
+    assert " sent," not in second.stderr
+    assert [c["path"] for c in emu.calls()] == ["/v1/", "/v1/"]  # key checks only
+
+
+def test_dead_letter_lines_carry_the_run_id_of_their_run(config, tmp_path):
+    first = run_cli(config, tmp_path)
+    second = run_cli(config, tmp_path)
+    assert first.returncode == second.returncode == 0, second.stderr
+    rejected = _lines(Path(config["state_dir"]) / "dead-letter.jsonl")  # appended across runs
+    runs = [_run_id(first.stderr), _run_id(second.stderr)]
+    assert runs[0] != runs[1]
+    assert [line["run_id"] for line in rejected] == [runs[0]] * 2 + [runs[1]] * 2
+    assert {line["record"]["id"] for line in rejected} == {"u3", "u4"}
