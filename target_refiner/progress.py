@@ -242,5 +242,3 @@ class Progress:
 
 def _level(c: StreamCounts) -> int:
     return logging.WARNING if c.rejected else logging.INFO
-
-
