@@ -154,7 +154,7 @@ def test_standalone_tap_reads_the_two_selected_streams(servers, tmp_path):
 def test_standalone_target_sends_the_five_lines_once(servers, tmp_path):
     emulator = servers.emulator
     before = emulator.calls()[-1]["seq"] if emulator.calls() else 0
-    output = run_block("standalone-target", tmp_path, shell_env(), servers.addresses())
+    run_block("standalone-target", tmp_path, shell_env(), servers.addresses())
     sent = [(c["path"], c["params"]) for c in emulator.calls(since_seq=before)]
     writes = [(path, params) for path, params in sent if path != "/v1/"]
     assert sorted(p for p, _ in writes) == ["/v1/identify-user"] * 2 + ["/v1/track-event"]
@@ -162,7 +162,6 @@ def test_standalone_target_sends_the_five_lines_once(servers, tmp_path):
     assert emulator.contact("user-2")["attributes"]["plan"] == "free"
     track = next(params for path, params in writes if path == "/v1/track-event")
     assert (track["id"], track["event"]) == ("user-1", "Exported CSV")
-    assert "Summary: 3 rows in, 3 sent" in output
 
     again = emulator.calls()[-1]["seq"]
     run_block("standalone-target", tmp_path, shell_env(), servers.addresses())
