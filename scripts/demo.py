@@ -5,8 +5,8 @@
 2. triggers three webhooks through the emulator's API (a response, a tag, a segment entry);
 3. ``meltano install``, then ``meltano --environment=demo run tap-refiner target-duckdb`` into
    ``.demo/warehouse.duckdb`` and prints the row count of every table;
-4. ``meltano --environment=demo run tap-jsonl--users target-refiner tap-jsonl--events
-   target-refiner`` (the samples in demo/) and prints what the emulator received;
+4. ``meltano --environment=demo run demo-reverse-sync`` (the job sending the samples in demo/,
+   configured in the demo environment only) and prints what the emulator received;
 5. stops the emulator and the receiver.
 
 Every run starts clean: Meltano's state, the warehouse and the target's ledger live in ``.demo/``,
@@ -51,7 +51,6 @@ TABLES = (
     "account",
     "webhook_events",
 )
-REVERSE = ("tap-jsonl--users", "target-refiner", "tap-jsonl--events", "target-refiner")
 MELTANO_TIMEOUT = 900
 
 
@@ -195,7 +194,7 @@ def reverse(emulator: EmulatorProcess, env: dict[str, str]) -> None:
     """Sample users and events -> Refiner, and what the emulator received."""
     say("\n== Sample users and events -> Refiner (reverse ETL) ==")
     emulator.reset()  # clears the call log and counters only; the data stays
-    meltano(["--environment=demo", "run", *REVERSE], env, "reverse.log")
+    meltano(["--environment=demo", "run", "demo-reverse-sync"], env, "reverse.log")
     stats = emulator.stats()
     by_path = stats["by_path"]
     users = len((ROOT / "demo" / "users.jsonl").read_text(encoding="utf-8").splitlines())

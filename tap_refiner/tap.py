@@ -176,6 +176,8 @@ class TapRefiner(Tap):
     """Singer tap for Refiner (refiner.io): contacts, segments, surveys, responses, reports."""
 
     name = "tap-refiner"
+    #: Our distribution: `--about` and the first log line show its installed version.
+    package_name = "refiner-singer"
     config_jsonschema = CONFIG_SCHEMA
     #: msgspec encodes Singer messages several times faster than the default JSON writer.
     message_writer_class = MsgSpecWriter

@@ -58,6 +58,8 @@ class TargetRefiner(Target):
     """Reverse ETL into Refiner: identify users, track events, sync segments, delete contacts."""
 
     name = "target-refiner"
+    #: Our distribution: `--about` and the first log line show its installed version.
+    package_name = "refiner-singer"
     default_sink_class = RefinerSink
     #: BATCH messages (JSONL files from a batch-capable tap) are replayed row by row;
     #: ACTIVATE_VERSION tells a mirror_segment stream which rows are the complete list.

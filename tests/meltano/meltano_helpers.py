@@ -86,11 +86,11 @@ class MeltanoProject:
         return cls(root=root, meltano_bin=meltano_bin, sys_dir=sys_dir(text, meltano_bin))
 
     def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        """The process environment of every Meltano call."""
+        """The process environment of every Meltano call (no settings from the caller's shell)."""
         env = {
             k: v
             for k, v in os.environ.items()
-            if not k.startswith(("TAP_", "TARGET_", "MELTANO_", "REFINER_"))
+            if not k.startswith(("TAP_", "TARGET_", "MELTANO_", "REFINER_", "PG"))
         }
         env.update(QUIET_ENV)
         env["MELTANO_SYS_DIR_ROOT"] = str(self.sys_dir)

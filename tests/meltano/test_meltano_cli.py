@@ -22,10 +22,14 @@ def test_config_list_shows_every_setting_of_the_plugin(meltano_project, plugin):
 def test_schedules_and_jobs_are_listed(meltano_project):
     schedules = meltano_project.run("schedule", "list").stdout
     assert "[@hourly] job refiner-to-duckdb-hourly: refiner-to-duckdb" in schedules
-    assert "[@daily] job reverse-sync-daily: reverse-sync" in schedules
+    assert "[@daily] job warehouse-reverse-sync-daily: warehouse-reverse-sync" in schedules
     jobs = meltano_project.run("job", "list").stdout
     assert "refiner-to-duckdb: ['tap-refiner target-duckdb']" in jobs
-    assert "'tap-jsonl--users target-refiner', 'tap-jsonl--events target-refiner'" in jobs
+    assert "warehouse-reverse-sync: ['tap-postgres target-refiner']" in jobs
+    assert (
+        "demo-reverse-sync: ['tap-jsonl--users target-refiner', 'tap-jsonl--events target-refiner']"
+        in jobs
+    )
 
 
 def test_environments_point_at_emulator_or_real_api(meltano_project):
