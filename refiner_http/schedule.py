@@ -5,7 +5,7 @@ extract overlapping the daily reverse sync, or two reverse syncs, must share one
 ``Pacer`` keeps only the GCRA arithmetic; the *theoretical arrival time* (TAT) of each schedule
 lives in a store:
 
-- ``LocalSchedule``: a dict, for one process (tests, or ``pacing_dir: ""``);
+- ``LocalSchedule``: a dict, for one process (tests, or a pacing folder that cannot be used);
 - ``SharedSchedule``: a small SQLite file in a per-user cache directory, named by a hash of the
   API URL and key (never the key itself), one row per schedule. Each booking is one
   read-modify-write under an exclusive ``flock`` (the kernel wakes the next waiter at once, where

@@ -20,7 +20,19 @@ CONFIG: dict = {
     "progress_interval_seconds": 0,
     "max_requests_per_user_per_minute": 100000,
     "max_requests_per_minute": 100000,
+    # Mapped as a user would: the SDK's streams whose id column `default_action` does not read
+    # would stop the run (no identity column), and a stream whose every row is rejected (arrays
+    # are not traits) fails it.
+    "mappings": {
+        "TestCamelcase": {"user_id": "Id"},
+        "ForecastingTypeToCategory": {"user_id": "Id"},
+        "test:SpecialChars!in?attributes": {"user_id": "_id"},
+        "test_array_data": {"user_id": "id", "exclude": ["fruits"]},
+        "test_strings_in_arrays": {"user_id": "id", "exclude": ["strings"]},
+    },
 }
+#: Tests whose streams name nobody at all: their rows are rejected by `default_action: none`.
+NAMING_NOBODY = {"test_target_schema_no_properties"}
 
 _StandardTests = get_target_test_class(TargetRefiner, config=CONFIG)
 
@@ -29,11 +41,14 @@ class TestTargetRefiner(_StandardTests):
     """The SDK's target suite (schema changes, odd names, missing fields, states, ...)."""
 
     @pytest.fixture(autouse=True)
-    def _point_at_emulator(self, emulator, tmp_path):
+    def _point_at_emulator(self, emulator, tmp_path, request):
         emulator.reset(data=True, config=True)
         CONFIG["api_url"] = emulator.api_url
         CONFIG["api_key"] = emulator.api_key
         CONFIG["state_dir"] = str(tmp_path / "state")
+        CONFIG["default_action"] = (
+            "none" if request.node.originalname in NAMING_NOBODY else "identify"
+        )
 
     def test_target_multiple_state_messages(self, config, resource, runner):  # noqa: ARG002
         """Replaces the SDK's version, which pins the STATEs its 5-minute drain would emit.
