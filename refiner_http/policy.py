@@ -242,7 +242,8 @@ class HttpPolicy:
         )
 
     def _log_giveup(self, details: Any) -> None:  # noqa: ANN401 - backoff's Details dict
-        self.log.error(
+        """A warning: the caller's stop (the run's one ERROR line) says what it means."""
+        self.log.warning(
             "Giving up after %d tries: %s",
             details.get("tries", 0),
             self.redactor(str(details.get("exception"))),

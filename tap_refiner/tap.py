@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ from refiner_http.settings import (
     policy_from_config,
     raise_if_invalid,
 )
+from refiner_http.stops import KnownStopLogFilter, stop_line
 from tap_refiner import streams
 from tap_refiner.client import SharedListings
 from tap_refiner.fetch_ahead import DEFAULT_WORKERS
@@ -158,6 +160,8 @@ CONFIG_SCHEMA = th.PropertiesList(
     *WEBHOOK_SETTINGS,
 ).to_dict()
 
+KNOWN_STOP_LOG_FILTER = KnownStopLogFilter()
+
 
 def check_settings(config: dict[str, Any]) -> list[str]:
     """Checks JSON Schema cannot express; messages name the setting, never its value if secret."""
@@ -186,6 +190,19 @@ class TapRefiner(Tap):
         if kwargs.get("validate_config", True):
             raise_if_invalid(check_settings(dict(self.config)))
 
+    @override
+    @classmethod
+    def invoke(cls, **kwargs: Any) -> None:  # noqa: ANN401 - the SDK's CLI options
+        """The SDK's CLI; a run that stops for a known reason ends with one line, no traceback."""
+        try:
+            super().invoke(**kwargs)
+        except Exception as exc:
+            stop = stop_line(exc)
+            if stop is None:
+                raise
+            cls.logger.error("%s", stop[0])  # noqa: TRY400 - the message is the whole story
+            sys.exit(stop[1])
+
     @cached_property
     def http_policy(self) -> HttpPolicy:
         """One pacing/retry policy for the whole run, shared by every stream."""
@@ -204,7 +221,10 @@ class TapRefiner(Tap):
     @override
     def discover_streams(self) -> list[Stream]:
         """Every stream of the tap; ``webhook_events`` is empty unless ``webhook_store`` is set."""
-        return [stream_type(tap=self) for stream_type in STREAM_TYPES]
+        found = [stream_type(tap=self) for stream_type in STREAM_TYPES]
+        for stream in found:  # a known stop is one line: see KnownStopLogFilter
+            stream.logger.addFilter(KNOWN_STOP_LOG_FILTER)
+        return found
 
 
 if __name__ == "__main__":
