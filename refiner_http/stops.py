@@ -1,4 +1,4 @@
-"""Why a run stops: one error family, each ending a plugin's CLI with one clear line and an exit code.
+"""Why a run stops: one error family, each ending a CLI with one clear line and an exit code.
 
 Shared by the tap and the target. A plugin's ``invoke`` logs the line :func:`stop_line` gives
 for a known stop (no traceback: the message says what happened and what to change) and exits
@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from singer_sdk.exceptions import ConfigValidationError
 from typing_extensions import override
@@ -17,6 +19,9 @@ from typing_extensions import override
 from refiner_http.errors import RefinerError
 from refiner_http.page_reader import PagingError
 from refiner_http.policy import RETRYABLE_EXCEPTIONS
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 EXIT_FAILED = 1
 #: How the SDK's ``Stream.sync`` starts the line it logs for any exception leaving a stream.
@@ -56,6 +61,19 @@ def stop_line(exc: BaseException) -> tuple[str, int] | None:
     if isinstance(exc, (RefinerError, PagingError)):
         return str(exc), EXIT_FAILED
     return None
+
+
+@contextmanager
+def known_stops_exit(log: logging.Logger) -> Iterator[None]:
+    """Around a CLI run: a known stop becomes its one ERROR line and ``sys.exit(code)``."""
+    try:
+        yield
+    except Exception as exc:
+        stop = stop_line(exc)
+        if stop is None:
+            raise
+        log.error("%s", stop[0])  # noqa: TRY400 - the message is the whole story
+        sys.exit(stop[1])
 
 
 class KnownStopLogFilter(logging.Filter):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +18,7 @@ from refiner_http.settings import (
     policy_from_config,
     raise_if_invalid,
 )
-from refiner_http.stops import KnownStopLogFilter, stop_line
+from refiner_http.stops import KnownStopLogFilter, known_stops_exit
 from tap_refiner import streams
 from tap_refiner.client import SharedListings
 from tap_refiner.fetch_ahead import DEFAULT_WORKERS
@@ -192,16 +191,10 @@ class TapRefiner(Tap):
 
     @override
     @classmethod
-    def invoke(cls, **kwargs: Any) -> None:  # noqa: ANN401 - the SDK's CLI options
+    def invoke(cls, **kwargs: Any) -> None:
         """The SDK's CLI; a run that stops for a known reason ends with one line, no traceback."""
-        try:
+        with known_stops_exit(cls.logger):
             super().invoke(**kwargs)
-        except Exception as exc:
-            stop = stop_line(exc)
-            if stop is None:
-                raise
-            cls.logger.error("%s", stop[0])  # noqa: TRY400 - the message is the whole story
-            sys.exit(stop[1])
 
     @cached_property
     def http_policy(self) -> HttpPolicy:
