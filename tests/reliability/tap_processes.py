@@ -22,6 +22,23 @@ def sync(
 
     ``files`` is the path prefix of the config, catalog and state files it writes.
     """
+    return subprocess.run(
+        command(config, streams, files, state, tap),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def command(
+    config: dict[str, Any],
+    streams: list[str],
+    files: Path,
+    state: dict[str, Any] | None = None,
+    tap: str = TAP,
+) -> list[str]:
+    """The command line of ``sync`` (files written, discovery run), to start it yourself."""
     cfg = files.with_name(f"{files.name}-config.json")
     cfg.write_text(json.dumps(config))
     discovered = subprocess.run(
@@ -39,13 +56,7 @@ def sync(
         state_path = files.with_name(f"{files.name}-state.json")
         state_path.write_text(json.dumps(state))
         extra = ["--state", str(state_path)]
-    return subprocess.run(
-        [tap, "--config", str(cfg), "--catalog", str(path), *extra],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    return [tap, "--config", str(cfg), "--catalog", str(path), *extra]
 
 
 def records_of(stdout: str) -> dict[str, list[dict[str, Any]]]:
@@ -56,3 +67,9 @@ def records_of(stdout: str) -> dict[str, list[dict[str, Any]]]:
         if message["type"] == "RECORD":
             out.setdefault(message["stream"], []).append(message["record"])
     return out
+
+
+def states_of(stdout: str) -> list[dict[str, Any]]:
+    """The values of the STATE messages, in order."""
+    messages = [json.loads(line) for line in stdout.splitlines() if line]
+    return [m["value"] for m in messages if m["type"] == "STATE"]

@@ -7,10 +7,13 @@ what the emulator never would, like an HTML page with 200).
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 from typing import TYPE_CHECKING, Any
 
-from tests.reliability.tap_processes import TAP, records_of, sync
+import pytest
+
+from tests.reliability.tap_processes import TAP, command, records_of, states_of, sync
 from tests.reliability.target_processes import BreakingProxy
 
 if TYPE_CHECKING:
@@ -99,3 +102,58 @@ def test_a_missing_webhook_store_is_one_line_naming_the_setting(emulator, tmp_pa
     result = sync({**config, "webhook_store": str(missing)}, ["webhook_events"], tmp_path / "tap")
     assert_one_line_stop(result, "Setting `webhook_store`", str(missing))
     assert "webhook_events" not in records_of(result.stdout)
+
+
+# -- SIGTERM / SIGINT -------------------------------------------------------------------------
+RESPONSES = {"start_date": "2026-02-01T00:00:00Z", "responses_window_days": 5}
+
+
+def bookmark(state: dict[str, Any], stream: str = "responses") -> str | None:
+    return state.get("bookmarks", {}).get(stream, {}).get("replication_key_value")
+
+
+def interrupted_run(emu, tmp_path: Path, signum: int) -> tuple[int, str]:
+    """Start a slow run, signal it once a window's STATE is out; its exit code and stdout."""
+    emu.configure(latency_ms=120)
+    config = {"api_key": emu.api_key, "api_url": emu.api_url, **RESPONSES}
+    argv = command({**config, "max_concurrent_requests": 2}, ["responses"], tmp_path / "slow")
+    lines: list[str] = []
+    with subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    ) as tap:
+        assert tap.stdout is not None
+        for line in tap.stdout:
+            lines.append(line)
+            message = json.loads(line)
+            if message["type"] == "STATE" and bookmark(message["value"]):
+                tap.send_signal(signum)
+                break
+        lines.extend(tap.stdout)
+        code = tap.wait(timeout=120)
+    emu.configure(latency_ms=0)
+    return code, "".join(lines)
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_stops_the_tap_with_its_code_and_a_state_that_loses_nothing(
+    emu, tmp_path, signum, code
+):
+    config = {"api_key": emu.api_key, "api_url": emu.api_url, **RESPONSES}
+    full = sync(config, ["responses"], tmp_path / "full")
+    assert full.returncode == 0, full.stderr[-2000:]
+    expected = {r["uuid"]: r for r in records_of(full.stdout)["responses"]}
+
+    exit_code, stdout = interrupted_run(emu, tmp_path, signum)
+    assert exit_code == code
+    last = states_of(stdout)[-1]
+    stopped_at = bookmark(last)
+    assert stopped_at is not None
+    assert stopped_at < bookmark(states_of(full.stdout)[-1])  # it really stopped mid-way
+    read = {r["uuid"] for r in records_of(stdout).get("responses", [])}
+    covered = {u for u, r in expected.items() if r["last_data_reception_at"] < stopped_at}
+    assert covered <= read  # the last STATE claims nothing that was not written
+
+    resumed = sync({**config, "responses_lookback_hours": 0}, ["responses"], tmp_path / "r", last)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    again = {r["uuid"] for r in records_of(resumed.stdout)["responses"]}
+    assert set(expected) <= read | again  # nothing lost
