@@ -55,6 +55,13 @@ SDK_PRIVATE_MEMBERS: Mapping[str, str] = {
     "Tap._handle_termination": "SIGTERM/SIGINT stop the run with 143/130 (the SDK's exits 0)",
 }
 
+#: The forms listing: every survey, archived ones included, with info and config.
+FORMS_LISTING_PARAMS: Mapping[str, Any] = {
+    "list": "all_with_archived",
+    "include_info": 1,
+    "include_config": 1,
+}
+
 _decoder = msgspec.json.Decoder()
 #: The last body each thread decoded (the paginator and ``parse_response`` share it).
 _decoded = threading.local()

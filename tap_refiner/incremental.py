@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import override
 
+from tap_refiner.account_filters import check_account_filters
 from tap_refiner.client import RefinerStream
 from tap_refiner.timestamps import format_param, format_utc, normalize, parse
 from tap_refiner.windows import Window, date_windows
@@ -148,6 +149,7 @@ class WindowedResponsesStream(RefinerStream):
         another: they are a cursor chain) and written strictly in order, so a bookmark moves
         only once its window and every earlier one are written.
         """
+        check_account_filters(self, ("form_uuids",))
         shared = self.tap.shared_windows
         shared.start(self.name, self._windowed_readers())
         windows = self.windows(context)

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 from typing_extensions import override
 
 from tap_refiner import schemas, shapes
-from tap_refiner.client import RefinerStream
+from tap_refiner.account_filters import check_account_filters
+from tap_refiner.client import FORMS_LISTING_PARAMS, RefinerStream
 from tap_refiner.incremental import WindowedResponsesStream
 from tap_refiner.timestamps import format_utc, parse
 
@@ -25,12 +26,6 @@ if TYPE_CHECKING:
 
     from refiner_http.page_reader import PageToken
 
-#: The forms listing: every survey, archived ones included, with info and config.
-FORMS_LISTING_PARAMS: Mapping[str, Any] = {
-    "list": "all_with_archived",
-    "include_info": 1,
-    "include_config": 1,
-}
 #: Settings of ``contacts`` sent as filters: query parameter -> setting.
 CONTACTS_FILTERS: Mapping[str, str] = {
     "order_by": "contacts_order_by",
@@ -77,6 +72,7 @@ class ContactsStream(RefinerStream):
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Stop requesting pages once ``max_contacts`` contacts were read."""
+        check_account_filters(self, ("contacts_segment_uuid", "contacts_form_uuid"))
         limit = self.max_contacts
         for count, raw in enumerate(super().get_records(context), start=1):
             yield raw
