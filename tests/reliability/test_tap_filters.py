@@ -6,7 +6,8 @@ is what this prevents. Real ``tap-refiner`` processes against the emulator.
 
 from __future__ import annotations
 
-from tests.reliability.tap_processes import records_of, sync
+from tap_refiner.timestamps import parse
+from tests.reliability.tap_processes import records_of, states_of, sync
 from tests.reliability.test_tap_stops import assert_one_line_stop
 
 UNKNOWN = "00000000-0000-4000-8000-00000000dead"
@@ -55,3 +56,23 @@ def test_filters_of_streams_not_selected_are_not_checked(emu, tmp_path):
     result = sync(config, ["segments"], tmp_path / "tap")
     assert result.returncode == 0, result.stderr[-3000:]
     assert records_of(result.stdout)["segments"]
+
+
+def test_a_survey_added_after_a_run_is_read_from_start_date_by_the_next_run(emu, tmp_path):
+    start = "2026-03-01T00:00:00Z"
+    surveys = [f["uuid"] for f in emu.api.items("/forms")]
+    responses = emu.api.items("/responses")
+    rows = [r for r in responses if parse(r["last_data_reception_at"]) >= parse(start)]
+    a, b = [u for u in surveys if any(r["form"]["uuid"] == u for r in rows)][:2]
+    config = {**base(emu), "start_date": start, "responses_window_days": 10}
+    first = sync({**config, "form_uuids": [a]}, ["responses"], tmp_path / "first")
+    assert first.returncode == 0, first.stderr[-3000:]
+    state = states_of(first.stdout)[-1]
+
+    second = sync({**config, "form_uuids": [a, b]}, ["responses"], tmp_path / "second", state)
+    assert second.returncode == 0, second.stderr[-3000:]
+    read = {r["uuid"] for r in records_of(second.stdout)["responses"]}
+    assert {r["uuid"] for r in rows if r["form"]["uuid"] == b} <= read
+    assert "Setting `form_uuids` adds" in second.stderr
+    filters = states_of(second.stdout)[-1]["bookmarks"]["responses"]["filters"]
+    assert filters["form_uuids"] == sorted([a, b])
