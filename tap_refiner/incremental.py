@@ -28,6 +28,10 @@ How this meets the SDK's state machinery:
 * The lookback (``responses_lookback_hours``) re-reads recent windows so a response stored late
   with a past date (e.g. via ``POST /responses`` with ``date``) is still picked up; primary keys
   make the re-read rows harmless downstream.
+* The bookmark records the filters it was made under (``form_uuids``, ``responses_include``;
+  ``tap_refiner.bookmark_filters``). Surveys added since are read first, in catch-up windows
+  (``form_uuids[]`` = the added ones, up to where the bookmark resumes) that move no bookmark; a
+  changed ``responses_include`` reads everything again as a first run would.
 * With neither a bookmark nor ``start_date``, the oldest response is guessed cheaply (the last
   page of a ``page_length=1`` listing, when the API fills ``last_page``) so the first run is
   windowed too; the guess is never trusted alone: a first window ``[1970-01-01, guess)`` reads
