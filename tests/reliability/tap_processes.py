@@ -11,23 +11,10 @@ from typing import Any
 TAP = str(Path(sys.executable).with_name("tap-refiner"))
 
 
-def sync(
-    config: dict[str, Any],
-    streams: list[str],
-    files: Path,
-    state: dict[str, Any] | None = None,
-    tap: str = TAP,
-) -> subprocess.CompletedProcess[str]:
-    """Run ``tap`` (default: this virtualenv's) with only ``streams`` selected (from ``state``).
-
-    ``files`` is the path prefix of the config, catalog and state files it writes.
-    """
+def sync(*args: Any, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    """Run the tap of ``command(*args, **kwargs)`` to its end, capturing its output."""
     return subprocess.run(
-        command(config, streams, files, state, tap),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+        command(*args, **kwargs), capture_output=True, text=True, timeout=600, check=False
     )
 
 
@@ -38,7 +25,11 @@ def command(
     state: dict[str, Any] | None = None,
     tap: str = TAP,
 ) -> list[str]:
-    """The command line of ``sync`` (files written, discovery run), to start it yourself."""
+    """``tap`` (default: this virtualenv's) with only ``streams`` selected (from ``state``).
+
+    ``files`` is the path prefix of the config, catalog and state files it writes; discovery
+    runs here. Start the command yourself, or run it to its end with ``sync``.
+    """
     cfg = files.with_name(f"{files.name}-config.json")
     cfg.write_text(json.dumps(config))
     discovered = subprocess.run(
