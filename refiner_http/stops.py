@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from singer_sdk.exceptions import ConfigValidationError
 from typing_extensions import override
 
-from refiner_http.errors import RefinerError
+from refiner_http.errors import RefinerError, RefinerTransientError
 from refiner_http.page_reader import PagingError
 from refiner_http.policy import RETRYABLE_EXCEPTIONS
 
@@ -55,7 +55,9 @@ def stop_line(exc: BaseException) -> tuple[str, int] | None:
         return "Invalid configuration: " + ("; ".join(exc.errors) or str(exc)), EXIT_FAILED
     if isinstance(exc, RunStoppedError):
         return str(exc), exc.exit_code
-    if isinstance(exc, RETRYABLE_EXCEPTIONS):
+    if isinstance(exc, RefinerTransientError) or (
+        isinstance(exc, RETRYABLE_EXCEPTIONS) and not isinstance(exc, RefinerError)
+    ):  # a 429/5xx or a network error left when the tries ran out (our own errors say so)
         msg = f"Refiner still failing after the tries setting `max_tries` allows: {exc}"
         return msg, EXIT_FAILED
     if isinstance(exc, (RefinerError, PagingError)):
