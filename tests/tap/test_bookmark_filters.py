@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tap_refiner.timestamps import parse
+from tests.reliability.target_processes import BreakingProxy
 from tests.tap.taprun import api_items, run_tap
 from tests.tap.test_concurrency import comparable, days_back, response_calls
 
@@ -132,3 +133,34 @@ def test_a_report_type_added_gets_its_reports_days(emu, workers):
     assert dates["csat"] == set(days_back(*range(5, -1, -1)))
     assert dates["nps"] == set(days_back(2, 1, 0))  # the lookback only
     assert second.last_state["bookmarks"]["reports"]["filters"] == {"report_types": ["csat", "nps"]}
+
+
+def test_a_run_stopped_during_the_catch_up_catches_up_again(emu):
+    a, b = two_surveys(emu)
+    first = run_tap(emu, ["responses"], form_uuids=[a], max_concurrent_requests=1, **SETTINGS)
+    settings = {**SETTINGS, "form_uuids": [a, b], "max_concurrent_requests": 1, "max_tries": 1}
+    seen: list[str] = []
+
+    def second_window_fails(_method: str, path: str, _n: int) -> tuple[int, str, str] | None:
+        if path != "/v1/responses":
+            return None
+        seen.append(path)
+        return (500, "application/json", '{"message": "Server Error"}') if len(seen) == 2 else None
+
+    with BreakingProxy(emu.base_url, second_window_fails) as proxy:
+        stopped = run_tap(
+            emu,
+            ["responses"],
+            state=first.last_state,
+            expect_error=True,
+            api_url=proxy.url + "/v1",
+            **settings,
+        )
+    assert stopped.records("responses")  # the first catch-up window was written
+    assert stopped.last_state == first.last_state  # ... yet neither bookmark nor filters moved
+    resumed = run_tap(emu, ["responses"], state=stopped.last_state, **settings)
+    wanted = {
+        r["uuid"] for r in since_start(api_items(emu, "/responses")) if r["form"]["uuid"] == b
+    }
+    assert wanted <= {r["uuid"] for r in resumed.records("responses")}
+    assert resumed.last_state["bookmarks"]["responses"]["filters"]["form_uuids"] == sorted([a, b])
