@@ -54,6 +54,14 @@ SDK_PRIVATE_MEMBERS: Mapping[str, str] = {
     "Stream._write_state_message": "STATE after each fully read responses window",
     "Stream._increment_stream_state": "switched off: responses bookmarks move per window",
     "StreamStateManager.is_flushed": "marks a window's bookmark as not yet sent",
+    "Tap._handle_termination": "SIGTERM/SIGINT stop the run with 143/130 (the SDK's exits 0)",
+}
+
+#: The forms listing: every survey, archived ones included, with info and config.
+FORMS_LISTING_PARAMS: Mapping[str, Any] = {
+    "list": "all_with_archived",
+    "include_info": 1,
+    "include_config": 1,
 }
 
 _decoder = msgspec.json.Decoder()

@@ -28,6 +28,10 @@ How this meets the SDK's state machinery:
 * The lookback (``responses_lookback_hours``) re-reads recent windows so a response stored late
   with a past date (e.g. via ``POST /responses`` with ``date``) is still picked up; primary keys
   make the re-read rows harmless downstream.
+* The bookmark records the filters it was made under (``form_uuids``, ``responses_include``;
+  ``tap_refiner.bookmark_filters``). Surveys added since are read first, in catch-up windows
+  (``form_uuids[]`` = the added ones, up to where the bookmark resumes) that move no bookmark; a
+  changed ``responses_include`` reads everything again as a first run would.
 * With neither a bookmark nor ``start_date``, the oldest response is guessed cheaply (the last
   page of a ``page_length=1`` listing, when the API fills ``last_page``) so the first run is
   windowed too; the guess is never trusted alone: a first window ``[1970-01-01, guess)`` reads
@@ -45,7 +49,14 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import override
 
-from tap_refiner.client import RefinerStream
+from tap_refiner.account_filters import check_account_filters
+from tap_refiner.bookmark_filters import (
+    FilterChanges,
+    filter_changes,
+    filter_values,
+    record_filters,
+)
+from tap_refiner.client import FORMS_LISTING_PARAMS, RefinerStream
 from tap_refiner.timestamps import format_param, format_utc, normalize, parse
 from tap_refiner.windows import Window, date_windows
 
@@ -60,6 +71,8 @@ if TYPE_CHECKING:
 
 #: Where a first run's catch-all window starts (an example value in refiner-api.md §3.6).
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+#: Settings a responses bookmark depends on (``tap_refiner.bookmark_filters``).
+BOOKMARK_FILTERS = ("responses_include", "form_uuids")
 
 
 class WindowedResponsesStream(RefinerStream):
@@ -113,27 +126,74 @@ class WindowedResponsesStream(RefinerStream):
         return parse(stamp) if stamp else None
 
     def windows(self, context: Context | None) -> list[Window]:
-        """The windows this run reads, oldest first."""
+        """The windows this run reads, oldest first (catch-up windows for added surveys first)."""
         end = self._now(context)
         start_date = self.config.get("start_date")
         floor = parse(str(start_date)) if start_date else None
         bookmark = self._bookmark(context)
-        if bookmark is not None:
-            lookback = timedelta(hours=float(self.config.get("responses_lookback_hours", 24)))
-            start = bookmark - lookback
-            if floor is not None:
-                start = max(start, floor)
-        elif floor is not None:
-            start = floor
-        else:
-            oldest = self._oldest_response()
-            if oldest is None:
-                return [Window(end, end)]  # nothing yet: just record "read up to now"
-            start = min(oldest.replace(hour=0, minute=0, second=0, microsecond=0), end)
-            days = float(self.config.get("responses_window_days", 30))
-            return [Window(EPOCH, start), *date_windows(start, end, days)]
+        changes = filter_changes(
+            self.get_context_state(context), self._filters(), stream=self.name, log=self.logger
+        )
+        if bookmark is not None and changes.changed("responses_include"):
+            self.logger.warning(
+                "Setting `responses_include` is %r, the bookmark of `%s` was made under %r: "
+                "reading %s again from %s",
+                changes.current["responses_include"],
+                self.name,
+                changes.recorded["responses_include"],
+                self.name,
+                start_date or "the oldest response",
+            )
+            bookmark = None
+        if bookmark is None:
+            return self._first_windows(end, floor)
+        lookback = timedelta(hours=float(self.config.get("responses_lookback_hours", 24)))
+        start = bookmark - lookback
+        if floor is not None:
+            start = max(start, floor)
         days = float(self.config.get("responses_window_days", 30))
-        return date_windows(start, end, days) or [Window(end, end)]
+        normal = date_windows(start, end, days) or [Window(end, end)]
+        return [*self._catch_up(changes, floor, start), *normal]
+
+    def _first_windows(self, end: datetime, floor: datetime | None) -> list[Window]:
+        """Windows without a bookmark: from ``start_date``, or from the oldest response."""
+        days = float(self.config.get("responses_window_days", 30))
+        if floor is not None:
+            return date_windows(floor, end, days) or [Window(end, end)]
+        oldest = self._oldest_response()
+        if oldest is None:
+            return [Window(end, end)]  # nothing yet: just record "read up to now"
+        start = min(oldest.replace(hour=0, minute=0, second=0, microsecond=0), end)
+        return [Window(EPOCH, start), *date_windows(start, end, days)]
+
+    def _filters(self) -> dict[str, Any]:
+        """The current values of the settings the bookmark depends on."""
+        return filter_values(self.config, BOOKMARK_FILTERS)
+
+    def _catch_up(
+        self, changes: FilterChanges, floor: datetime | None, until: datetime
+    ) -> list[Window]:
+        """Windows reading, up to where the bookmark resumes, the surveys added since it."""
+        added = changes.added("form_uuids", self._all_form_uuids)
+        if not added:
+            return []
+        self.logger.warning(
+            "Setting `form_uuids` adds %s since the bookmark of `%s` was written: reading "
+            "their responses from %s up to %s, then from the bookmark as usual",
+            ", ".join(repr(uuid) for uuid in added),
+            self.name,
+            format_utc(floor) if floor else "the oldest",
+            format_utc(until),
+        )
+        only = tuple(added)
+        if floor is None:
+            return [Window(EPOCH, until, only)]
+        days = float(self.config.get("responses_window_days", 30))
+        return [Window(w.start, w.end, only) for w in date_windows(floor, until, days)]
+
+    def _all_form_uuids(self) -> list[str]:
+        """Every survey of the account, archived ones included (the run's forms listing)."""
+        return [str(form["uuid"]) for form in self.shared_items("/forms", FORMS_LISTING_PARAMS)]
 
     def _now(self, context: Context | None) -> datetime:
         signpost = self.get_replication_key_signpost(context)
@@ -148,6 +208,7 @@ class WindowedResponsesStream(RefinerStream):
         another: they are a cursor chain) and written strictly in order, so a bookmark moves
         only once its window and every earlier one are written.
         """
+        check_account_filters(self, ("form_uuids",))
         shared = self.tap.shared_windows
         shared.start(self.name, self._windowed_readers())
         windows = self.windows(context)
@@ -168,10 +229,12 @@ class WindowedResponsesStream(RefinerStream):
         """Every raw response of ``window`` (None for an empty one), spooled or shared."""
         if window.start >= window.end:
             return None
-        bounds = {
+        bounds: dict[str, Any] = {
             "date_range_start": format_param(window.start),
             "date_range_end": format_param(window.end),
         }
+        if window.form_uuids is not None:  # a catch-up window: only the surveys added
+            bounds["form_uuids[]"] = list(window.form_uuids)
         key = json.dumps(self.get_url_params(bounds, None), sort_keys=True)
 
         def items() -> Iterable[dict[str, Any]]:
@@ -190,10 +253,17 @@ class WindowedResponsesStream(RefinerStream):
         ]
 
     def _complete_window(self, context: Context | None, window: Window) -> None:
-        """Move the bookmark to the end of a fully read window (and say so downstream)."""
+        """Move the bookmark to the end of a fully read window (and say so downstream).
+
+        A catch-up window moves nothing: the bookmark and its new filters move together with
+        the first usual window after the catch-up, so a run stopped during it catches up again.
+        """
+        if window.form_uuids is not None:
+            return
         state = self.get_context_state(context)
         state["replication_key"] = self.replication_key
         state["replication_key_value"] = format_utc(window.end)
+        record_filters(state, self._filters())
         self.state_manager.is_flushed = False
         if self.get_batch_config(self.config) is None:
             self._write_state_message()

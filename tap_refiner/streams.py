@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 from typing_extensions import override
 
 from tap_refiner import schemas, shapes
-from tap_refiner.client import RefinerStream
+from tap_refiner.account_filters import check_account_filters
+from tap_refiner.bookmark_filters import filter_changes, filter_values, record_filters
+from tap_refiner.client import FORMS_LISTING_PARAMS, RefinerStream
 from tap_refiner.incremental import WindowedResponsesStream
 from tap_refiner.timestamps import format_utc, parse
 
@@ -25,12 +27,8 @@ if TYPE_CHECKING:
 
     from refiner_http.page_reader import PageToken
 
-#: The forms listing: every survey, archived ones included, with info and config.
-FORMS_LISTING_PARAMS: Mapping[str, Any] = {
-    "list": "all_with_archived",
-    "include_info": 1,
-    "include_config": 1,
-}
+#: Settings a ``reports`` bookmark depends on (``tap_refiner.bookmark_filters``).
+REPORT_FILTERS = ("report_types",)
 #: Settings of ``contacts`` sent as filters: query parameter -> setting.
 CONTACTS_FILTERS: Mapping[str, str] = {
     "order_by": "contacts_order_by",
@@ -77,6 +75,7 @@ class ContactsStream(RefinerStream):
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Stop requesting pages once ``max_contacts`` contacts were read."""
+        check_account_filters(self, ("contacts_segment_uuid", "contacts_form_uuid"))
         limit = self.max_contacts
         for count, raw in enumerate(super().get_records(context), start=1):
             yield raw
@@ -235,8 +234,9 @@ class ReportsStream(RefinerStream):
     unsorted-stream semantics (rows come form by form, each form's days in turn): it becomes
     resumable only once the whole stream is read, so a run stopped mid-way leaves the last
     complete run's bookmark, and its resumption reads every day that run did not. The bookmark
-    is the stream's, not each (form, type)'s: a form created later has no earlier days, and
-    report types added to the settings get their past days from a full refresh.
+    is the stream's, not each (form, type)'s: a form created later has no earlier days, and a
+    report type added to the settings gets its ``reports_days`` days (the bookmark records the
+    types it covers, ``tap_refiner.bookmark_filters``).
 
     Each day is asked as ``date_range_start=D 00:00:00``/``date_range_end=D+1 00:00:00``. The
     sources disagree whether the end is exclusive (§3.6) or inclusive; with a date-only end
@@ -268,13 +268,13 @@ class ReportsStream(RefinerStream):
             **super().get_url_params(context, next_page_token),
         }
 
-    def days(self, context: Context | None = None) -> list[str]:
-        """The days to report, oldest first, ending today (UTC)."""
+    def days(self, context: Context | None = None, *, from_start: bool = False) -> list[str]:
+        """The days to report, oldest first, to today (UTC); ``from_start``: as if no bookmark."""
         today = datetime.now(timezone.utc).date()
         first = today - timedelta(days=int(self.config.get("reports_days", 30)) - 1)
         state = self.get_context_state(context)
         bookmark = state.get("replication_key_value")
-        if bookmark and state.get("replication_key") == self.replication_key:
+        if bookmark and state.get("replication_key") == self.replication_key and not from_start:
             lookback = int(self.config.get("reports_lookback_days", 3))
             latest = min(date.fromisoformat(str(bookmark)[:10]), today)
             first = max(first, latest - timedelta(days=lookback - 1))
@@ -282,20 +282,36 @@ class ReportsStream(RefinerStream):
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """Ask every (form, type, day) and emit one row each, keyed by the three."""
+        """Ask every (form, type, day) and emit one row each, keyed by the three.
+
+        A report type added since the bookmark gets its days from ``reports_days`` back; the
+        bookmark records the types once the whole stream is read (``bookmark_filters``).
+        """
         form_uuids = [form["uuid"] for form in forms_listing(self)]
         types = list(self.config.get("report_types") or ("nps", "csat", "ratings"))
-        days = self.days(context)
+        state = self.get_context_state(context)
+        current = filter_values(self.config, REPORT_FILTERS)
+        changes = filter_changes(state, current, stream=self.name, log=self.logger)
+        added = changes.added("report_types", lambda: types)
+        if added:
+            self.logger.warning(
+                "Setting `report_types` adds %s since the bookmark of `reports` was written: "
+                "reading their last %s days (`reports_days`)",
+                ", ".join(repr(t) for t in added),
+                self.config.get("reports_days", 30),
+            )
+        days = {False: self.days(context), True: self.days(context, from_start=True)}
         keys = [
             {"form_uuid": form_uuid, "type": report_type, "date": day}
             for form_uuid in form_uuids
             for report_type in types
-            for day in days
+            for day in days[report_type in added]
         ]
         with closing(self.fetch_ahead().in_order(self._report, keys)) as reports:
             for key, bodies in reports:
                 for body in bodies:
                     yield {**body, **key}
+        record_filters(state, current)
 
     def _report(self, key: dict[str, str]) -> tuple[dict[str, str], list[dict[str, Any]]]:
         """One report request (the SDK's request path) and what it answered."""

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
-from singer_sdk.contrib.msgspec import MsgSpecWriter
 from typing_extensions import override
 
 from refiner_http.settings import (
@@ -18,14 +17,18 @@ from refiner_http.settings import (
     policy_from_config,
     raise_if_invalid,
 )
+from refiner_http.stops import KnownStopLogFilter, known_stops_exit
 from tap_refiner import streams
 from tap_refiner.client import SharedListings
 from tap_refiner.fetch_ahead import DEFAULT_WORKERS
+from tap_refiner.interrupt import InterruptibleWriter, interrupted
 from tap_refiner.shared_windows import SharedWindows
 from tap_refiner.timestamps import parse
 from tap_refiner.webhook_events import WEBHOOK_SETTINGS, WebhookEventsStream
 
 if TYPE_CHECKING:
+    from types import FrameType
+
     from singer_sdk.streams import Stream
 
     from refiner_http import HttpPolicy
@@ -158,6 +161,8 @@ CONFIG_SCHEMA = th.PropertiesList(
     *WEBHOOK_SETTINGS,
 ).to_dict()
 
+KNOWN_STOP_LOG_FILTER = KnownStopLogFilter()
+
 
 def check_settings(config: dict[str, Any]) -> list[str]:
     """Checks JSON Schema cannot express; messages name the setting, never its value if secret."""
@@ -179,14 +184,30 @@ class TapRefiner(Tap):
     #: Our distribution: `--about` and the first log line show its installed version.
     package_name = "refiner-singer"
     config_jsonschema = CONFIG_SCHEMA
-    #: msgspec encodes Singer messages several times faster than the default JSON writer.
-    message_writer_class = MsgSpecWriter
+    #: msgspec's writer (several times faster than the default JSON one), stoppable by signals.
+    message_writer_class = InterruptibleWriter
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401 - passed on to Tap
         """Validate settings before any stream or request exists."""
         super().__init__(*args, **kwargs)
         if kwargs.get("validate_config", True):
             raise_if_invalid(check_settings(dict(self.config)))
+
+    @override
+    @classmethod
+    def invoke(cls, **kwargs: Any) -> None:
+        """The SDK's CLI; a run that stops for a known reason ends with one line, no traceback."""
+        with known_stops_exit(cls.logger):
+            super().invoke(**kwargs)
+
+    @override
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """SIGTERM/SIGINT: stop reading, write no more STATE, exit 143/130 (see interrupt.py)."""
+        self.logger.info("Received signal %d: stopping", signum)
+        writer = self.message_writer
+        if not isinstance(writer, InterruptibleWriter):
+            raise interrupted(signum)
+        writer.interrupt(signum)
 
     @cached_property
     def http_policy(self) -> HttpPolicy:
@@ -206,7 +227,10 @@ class TapRefiner(Tap):
     @override
     def discover_streams(self) -> list[Stream]:
         """Every stream of the tap; ``webhook_events`` is empty unless ``webhook_store`` is set."""
-        return [stream_type(tap=self) for stream_type in STREAM_TYPES]
+        found = [stream_type(tap=self) for stream_type in STREAM_TYPES]
+        for stream in found:  # a known stop is one line: see KnownStopLogFilter
+            stream.logger.addFilter(KNOWN_STOP_LOG_FILTER)
+        return found
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from typing_extensions import override
 
+from refiner_http.stops import RunStoppedError
 from refiner_webhooks.store import read_events, read_store_id
 from tap_refiner.run_summary import SummarizedStream
 
@@ -113,7 +114,7 @@ class WebhookEventsStream(SummarizedStream):
                 f"Start the receiver once (`refiner-webhooks serve --store {store}`) so it "
                 "creates the store, or unset `webhook_store` to skip the webhook_events stream."
             )
-            raise FileNotFoundError(msg)
+            raise RunStoppedError(msg)
         after_seq = self._trusted_bookmark(context, read_store_id(path))
         for event in read_events(path, after_seq=after_seq):
             yield {

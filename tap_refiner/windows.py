@@ -7,10 +7,15 @@ from typing import NamedTuple
 
 
 class Window(NamedTuple):
-    """``[start, end)``: inclusive start, exclusive end, like ``date_range_start/end``."""
+    """``[start, end)``: inclusive start, exclusive end, like ``date_range_start/end``.
+
+    ``form_uuids`` makes it a catch-up window: only those surveys (added to the filter since
+    the bookmark), and the bookmark does not move when it is done.
+    """
 
     start: datetime
     end: datetime
+    form_uuids: tuple[str, ...] | None = None
 
     def __str__(self) -> str:
         """``2026-03-01 .. 2026-03-31`` (UTC; times only where a bound is not midnight)."""

@@ -1,4 +1,4 @@
-"""Why a run stops: one error family, each ending the CLI with one clear line and an exit code.
+"""Why a run stops: the stop family shared with the tap (``refiner_http.stops``).
 
 ``TargetRefiner.invoke`` logs the message of a :class:`RunStoppedError` as the run's last line
 (no traceback: the message says what happened and what to change) and exits with
@@ -7,22 +7,6 @@
 
 from __future__ import annotations
 
-import signal
+from refiner_http.stops import EXIT_FAILED, RunInterruptedError, RunStoppedError
 
-EXIT_FAILED = 1
-
-
-class RunStoppedError(RuntimeError):
-    """The run cannot go on; the message names the setting, endpoint or file to look at."""
-
-    exit_code = EXIT_FAILED
-
-
-class RunInterruptedError(RunStoppedError):
-    """SIGTERM/SIGINT: in-flight calls finished, the last safe STATE emitted, rows left unsent."""
-
-    def __init__(self, signum: int, message: str) -> None:
-        """Exit like a shell does for a signal (128 + number: 143 for SIGTERM, 130 for SIGINT)."""
-        super().__init__(message)
-        self.exit_code = 128 + int(signum)
-        self.signal_name = signal.Signals(signum).name
+__all__ = ["EXIT_FAILED", "RunInterruptedError", "RunStoppedError"]

@@ -11,16 +11,24 @@ from typing import Any
 TAP = str(Path(sys.executable).with_name("tap-refiner"))
 
 
-def sync(
+def sync(*args: Any, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    """Run the tap of ``command(*args, **kwargs)`` to its end, capturing its output."""
+    return subprocess.run(
+        command(*args, **kwargs), capture_output=True, text=True, timeout=600, check=False
+    )
+
+
+def command(
     config: dict[str, Any],
     streams: list[str],
     files: Path,
     state: dict[str, Any] | None = None,
     tap: str = TAP,
-) -> subprocess.CompletedProcess[str]:
-    """Run ``tap`` (default: this virtualenv's) with only ``streams`` selected (from ``state``).
+) -> list[str]:
+    """``tap`` (default: this virtualenv's) with only ``streams`` selected (from ``state``).
 
-    ``files`` is the path prefix of the config, catalog and state files it writes.
+    ``files`` is the path prefix of the config, catalog and state files it writes; discovery
+    runs here. Start the command yourself, or run it to its end with ``sync``.
     """
     cfg = files.with_name(f"{files.name}-config.json")
     cfg.write_text(json.dumps(config))
@@ -39,13 +47,7 @@ def sync(
         state_path = files.with_name(f"{files.name}-state.json")
         state_path.write_text(json.dumps(state))
         extra = ["--state", str(state_path)]
-    return subprocess.run(
-        [tap, "--config", str(cfg), "--catalog", str(path), *extra],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    return [tap, "--config", str(cfg), "--catalog", str(path), *extra]
 
 
 def records_of(stdout: str) -> dict[str, list[dict[str, Any]]]:
@@ -56,3 +58,9 @@ def records_of(stdout: str) -> dict[str, list[dict[str, Any]]]:
         if message["type"] == "RECORD":
             out.setdefault(message["stream"], []).append(message["record"])
     return out
+
+
+def states_of(stdout: str) -> list[dict[str, Any]]:
+    """The values of the STATE messages, in order."""
+    messages = [json.loads(line) for line in stdout.splitlines() if line]
+    return [m["value"] for m in messages if m["type"] == "STATE"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from singer_sdk import Tap
 from singer_sdk.streams import RESTStream, Stream
 
 from tap_refiner.client import SDK_PRIVATE_MEMBERS
@@ -12,8 +13,13 @@ CONFIG = {"api_key": "key", "api_url": "http://127.0.0.1:9/v1"}
 
 def test_every_private_sdk_member_relied_on_still_exists_in_the_sdk():
     stream = TapRefiner(config=CONFIG).streams["responses"]
-    classes = {"Stream": Stream, "RESTStream": RESTStream}
-    instances = {"Stream": stream, "RESTStream": stream, "StreamStateManager": stream.state_manager}
+    classes = {"Stream": Stream, "RESTStream": RESTStream, "Tap": Tap}
+    instances = {
+        "Stream": stream,
+        "RESTStream": stream,
+        "StreamStateManager": stream.state_manager,
+        "Tap": stream.tap,
+    }
     for member, why in SDK_PRIVATE_MEMBERS.items():
         owner, name = member.split(".")
         assert name.startswith("_") or owner == "StreamStateManager", member

@@ -4,6 +4,7 @@ import logging
 import pytest
 from singer_sdk import Tap
 
+from refiner_http.stops import RunStoppedError
 from refiner_webhooks.event import WebhookEvent
 from refiner_webhooks.store import EventStore
 from refiner_webhooks.testing import sample_event
@@ -93,7 +94,7 @@ def test_unset_store_skips_with_one_clear_line(capsys, caplog):
 
 def test_missing_store_is_a_clear_error(capsys, tmp_path):
     missing = tmp_path / "nope" / "events.sqlite"
-    with pytest.raises(FileNotFoundError, match="does not exist") as info:
+    with pytest.raises(RunStoppedError, match="does not exist") as info:
         run_tap(capsys, {"webhook_store": str(missing)})
     assert "unset `webhook_store`" in str(info.value)
     assert not missing.parent.exists()  # reading never creates anything
