@@ -66,7 +66,7 @@ def project_meltano_yml() -> str:
 
 @dataclass
 class MeltanoProject:
-    """A copy of the project (meltano.yml, demo/, transform/) run with the real ``meltano`` binary."""
+    """A copy of the project (meltano.yml, demo/, transform/) run by the real ``meltano``."""
 
     root: Path
     meltano_bin: str
