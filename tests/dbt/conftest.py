@@ -7,11 +7,14 @@ every NPS group and every CSAT score occurs (the tests check that too).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
-from refiner_emulator.testing import EmulatorProcess
-from refiner_webhooks.testing import ReceiverProcess
-from tests.meltano.conftest import WEBHOOK_SECRET, RefinerStack, meltano_bin, meltano_project
+from tests.meltano.conftest import meltano_bin, meltano_project, running_stack
+
+if TYPE_CHECKING:
+    from tests.meltano.conftest import RefinerStack
 
 __all__ = ["meltano_bin", "meltano_project"]
 
@@ -21,18 +24,8 @@ RECENT_STACK_ARGS = ("--recent", "--seed", "3", "--contacts", "150", "--response
 @pytest.fixture(scope="module")
 def recent_stack(tmp_path_factory):
     """An emulator with recent data (and a receiver for the tap's webhook_events), per module."""
-    workdir = tmp_path_factory.mktemp("recent-stack")
-    with (
-        ReceiverProcess(workdir / "webhooks.sqlite", secret=WEBHOOK_SECRET) as receiver,
-        EmulatorProcess(
-            *RECENT_STACK_ARGS,
-            "--webhook-url",
-            receiver.url + "webhooks",
-            "--webhook-secret",
-            WEBHOOK_SECRET,
-        ) as emulator,
-    ):
-        yield RefinerStack(emulator, receiver)
+    with running_stack(tmp_path_factory.mktemp("recent-stack"), *RECENT_STACK_ARGS) as stack:
+        yield stack
 
 
 def tap_env(stack: RefinerStack) -> dict[str, str]:

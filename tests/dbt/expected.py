@@ -12,7 +12,9 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-NPS_PASSIVE_MIN, NPS_PROMOTER_MIN, CSAT_SATISFIED_MIN = 7, 9, 4
+from refiner_emulator.reporting import CSAT_SATISFIED_MIN, NPS_PASSIVE_MIN, NPS_PROMOTER_MIN
+from tap_refiner.shapes import as_number
+
 MARTS = (
     "refiner__response_breakdown",
     "refiner__survey_daily",
@@ -26,16 +28,6 @@ def utc_day(text: str | None) -> dt.date | None:
     if not text:
         return None
     return dt.datetime.fromisoformat(text).astimezone(dt.timezone.utc).date()
-
-
-def score(value: Any) -> float | None:
-    """The emulator's reading of an answer as a number (``9`` or ``"9"``)."""
-    if isinstance(value, bool):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def nps_category(value: float) -> str:
@@ -111,7 +103,7 @@ class Counting:
         if response.get("completed_at"):
             day.responses += 1
         for question, value in (response.get("data") or {}).items():
-            kind, number = self.types.get((form, str(question))), score(value)
+            kind, number = self.types.get((form, str(question))), as_number(value)
             if number is not None and kind == "nps":
                 day.nps[nps_category(number)] += 1
                 self.categories[nps_category(number)] += 1

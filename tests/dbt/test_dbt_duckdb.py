@@ -4,8 +4,9 @@ The job is tap-refiner target-duckdb dbt-duckdb:build against an emulator whose 
 The marts are compared with what the emulator holds (counts per NPS group and CSAT score, every
 survey-day's figures, NPS per survey-day against Refiner's reports, the audience). The second
 run re-extracts everything (``--full-refresh``: every response upserted again) and builds again:
-the marts are unchanged. target-duckdb (duckdb 1.2.2) and dbt-duckdb (a later duckdb) take turns
-on one file, so the second run also proves each reads and writes what the other wrote.
+the marts are unchanged, and an answer row marked deleted in between is left out.
+target-duckdb (duckdb 1.2.2) and dbt-duckdb (a later duckdb) take turns on one file, so the
+second run also proves each reads and writes what the other wrote.
 """
 
 from __future__ import annotations
@@ -69,6 +70,12 @@ def test_second_run_reextracts_and_changes_nothing(built, meltano_project):
     query = query_file(warehouse)
     before = snapshot(query)
     batched = query("SELECT max(_sdc_batched_at) FROM refiner.responses")[0][0]
+    # A row a target marked deleted (ACTIVATE_VERSION) stays in the table; staging leaves it out.
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(
+            "INSERT INTO refiner.answers BY NAME SELECT * REPLACE ('deleted-response' AS "
+            "response_uuid, CAST(now() AS VARCHAR) AS _sdc_deleted_at) FROM refiner.answers LIMIT 1"
+        )
 
     meltano_project.run("--environment=demo", "run", "--full-refresh", "refiner-to-duckdb", env=env)
 
