@@ -24,7 +24,11 @@ def test_schedules_and_jobs_are_listed(meltano_project):
     assert "[@hourly] job refiner-to-duckdb-hourly: refiner-to-duckdb" in schedules
     assert "[@daily] job reverse-sync-daily: reverse-sync" in schedules
     jobs = meltano_project.run("job", "list").stdout
-    assert "refiner-to-duckdb: ['tap-refiner target-duckdb']" in jobs
+    assert "refiner-to-duckdb: ['tap-refiner target-duckdb', 'dbt-duckdb:build']" in jobs
+    closed_loop = (
+        "tap-refiner target-postgres dbt-postgres:build tap-postgres--audience target-refiner"
+    )
+    assert f"warehouse-closed-loop: ['{closed_loop}']" in jobs
     assert "'tap-jsonl--users target-refiner', 'tap-jsonl--events target-refiner'" in jobs
 
 
