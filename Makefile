@@ -47,7 +47,6 @@ demo: venv meltano
 generate: venv
 	$(BIN)/python scripts/hub_definitions.py
 	$(BIN)/python scripts/readme_settings.py
-	$(BIN)/python scripts/readme_models.py
 
 bench: venv
 	$(BIN)/python bench/tap_throughput.py --contacts 100000
