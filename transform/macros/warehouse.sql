@@ -1,10 +1,14 @@
 {#- What differs between the warehouses, in one place (adapter dispatch, namespace `refiner`). -#}
 
-{#- The column names and types of a relation, lower-cased: {name: type}. -#}
-{% macro refiner_column_types(relation) %}
+{#- The column names and types of a tap table, lower-cased: {name: type}. Read from the table
+    itself rather than through source(), which a dbt unit test replaces with its fixture. -#}
+{% macro refiner_source_types(table) %}
   {%- set types = {} -%}
   {%- if execute -%}
-    {%- for column in adapter.get_columns_in_relation(relation) -%}
+    {%- set relation = adapter.get_relation(
+      database=target.database, schema=var('refiner_schema', 'refiner'), identifier=table
+    ) -%}
+    {%- for column in (adapter.get_columns_in_relation(relation) if relation else []) -%}
       {%- do types.update({column.name | lower: column.data_type | lower}) -%}
     {%- endfor -%}
   {%- endif -%}
@@ -62,7 +66,7 @@
     (_sdc_deleted_at, ACTIVATE_VERSION) are left out. -#}
 {% macro refiner_latest(table, keys) %}
   {%- set relation = source('refiner', table) -%}
-  {%- set types = refiner_column_types(relation) -%}
+  {%- set types = refiner_source_types(table) -%}
   select *
   from (
     select

@@ -1,4 +1,4 @@
-{%- set types = refiner_column_types(source('refiner', 'account')) -%}
+{%- set types = refiner_source_types('account') -%}
 with snapshots as (
   {{ refiner_latest('account', ['extracted_at']) }}
 )

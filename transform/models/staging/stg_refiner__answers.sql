@@ -1,4 +1,4 @@
-{%- set types = refiner_column_types(source('refiner', 'answers')) -%}
+{%- set types = refiner_source_types('answers') -%}
 with answers as (
   {{ refiner_latest('answers', ['response_uuid', 'question_id']) }}
 )

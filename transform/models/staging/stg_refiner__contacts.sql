@@ -1,4 +1,4 @@
-{%- set types = refiner_column_types(source('refiner', 'contacts')) -%}
+{%- set types = refiner_source_types('contacts') -%}
 with contacts as (
   {{ refiner_latest('contacts', ['uuid']) }}
 )

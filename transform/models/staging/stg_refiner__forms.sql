@@ -1,4 +1,4 @@
-{%- set types = refiner_column_types(source('refiner', 'forms')) -%}
+{%- set types = refiner_source_types('forms') -%}
 with forms as (
   {{ refiner_latest('forms', ['uuid']) }}
 )

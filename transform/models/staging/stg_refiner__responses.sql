@@ -1,4 +1,4 @@
-{%- set types = refiner_column_types(source('refiner', 'responses')) -%}
+{%- set types = refiner_source_types('responses') -%}
 with responses as (
   {{ refiner_latest('responses', ['uuid']) }}
 )

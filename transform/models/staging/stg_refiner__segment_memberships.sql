@@ -1,4 +1,4 @@
-{%- set types = refiner_column_types(source('refiner', 'segment_memberships')) -%}
+{%- set types = refiner_source_types('segment_memberships') -%}
 with memberships as (
   {{ refiner_latest('segment_memberships', ['segment_uuid', 'contact_uuid']) }}
 )
