@@ -28,13 +28,17 @@ def recent_stack(tmp_path_factory):
         yield stack
 
 
-def tap_env(stack: RefinerStack) -> dict[str, str]:
+def tap_env(stack: RefinerStack, state_suffix: str) -> dict[str, str]:
     """tap-refiner against the stack, reading partial responses and views too.
 
     ``responses_include: all``: Refiner's reports count unfinished responses' answers (the
     reconciliation is exact only then) and views need the responses that were only shown.
+    ``state_suffix`` keeps these runs' STATE apart from the other tests' pipelines (the session
+    shares one Meltano system database; a bookmark from this emulator's recent data would make
+    their first run incremental).
     """
     return {
+        "MELTANO_RUN_STATE_ID_SUFFIX": state_suffix,
         "REFINER_API_KEY": stack.emulator.api_key,
         "TAP_REFINER_API_URL": stack.emulator.api_url,
         "TAP_REFINER_WEBHOOK_STORE": str(stack.store),

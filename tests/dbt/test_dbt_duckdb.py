@@ -28,7 +28,7 @@ def built(meltano_project, recent_stack, tmp_path_factory):
     """The job run once; the warehouse file and the environment of the run."""
     warehouse = tmp_path_factory.mktemp("dbt-duckdb") / "warehouse.duckdb"
     env = {
-        **tap_env(recent_stack),
+        **tap_env(recent_stack, "dbt-duckdb"),
         "TARGET_DUCKDB_FILEPATH": str(warehouse),
         "DBT_DUCKDB_PATH": str(warehouse),
     }

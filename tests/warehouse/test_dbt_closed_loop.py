@@ -37,7 +37,7 @@ def test_closed_loop_mirrors_the_audience_into_a_segment(
     emulator = recent_stack.emulator
     segment = emulator.add_segment("Recent detractors")
     env = {
-        **tap_env(recent_stack),
+        **tap_env(recent_stack, "dbt-closed-loop"),
         **warehouse.libpq_env(),
         "TARGET_REFINER_API_URL": emulator.api_url,
         "TARGET_REFINER_STATE_DIR": str(tmp_path / "ledger"),
