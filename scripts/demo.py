@@ -5,9 +5,15 @@
 2. triggers three webhooks through the emulator's API (a response, a tag, a segment entry);
 3. ``meltano install``, then ``meltano --environment=demo run tap-refiner target-duckdb`` into
    ``.demo/warehouse.duckdb`` and prints the row count of every table;
-4. ``meltano --environment=demo run demo-reverse-sync`` (the job sending the samples in demo/,
+4. ``meltano --environment=demo run dbt-duckdb:build`` (the dbt package in transform/) and
+   prints, from its marts, NPS per survey for the last 30 days and the audience size;
+5. ``meltano --environment=demo run demo-reverse-sync`` (the job sending the samples in demo/,
    configured in the demo environment only) and prints what the emulator received;
-5. stops the emulator and the receiver.
+6. stops the emulator and the receiver.
+
+The emulator runs with ``--recent``: its seeded 90 days end an hour ago, so the last 30 days and
+Refiner's reports have data. The tap reads every response (``responses_include: all``: views and
+partials too), so the marts have views and match Refiner's reports exactly.
 
 Every run starts clean: Meltano's state, the warehouse and the target's ledger live in ``.demo/``,
 which is emptied first. Logs of each Meltano command are kept in ``.demo/*.log``.
@@ -38,7 +44,17 @@ DEMO = ROOT / ".demo"
 WAREHOUSE = DEMO / "warehouse.duckdb"
 WEBHOOK_STORE = DEMO / "webhooks.sqlite"
 WEBHOOK_SECRET = "whsec-demo-0123456789"  # noqa: S105 - the demo's own local token
-EMULATOR_ARGS = ("--seed", "1", "--contacts", "500", "--responses", "1500", "--forms", "5")
+EMULATOR_ARGS = (
+    "--recent",
+    "--seed",
+    "1",
+    "--contacts",
+    "500",
+    "--responses",
+    "1500",
+    "--forms",
+    "5",
+)
 TABLES = (
     "contacts",
     "segment_memberships",
@@ -103,9 +119,11 @@ def meltano_env(emulator: EmulatorProcess) -> dict[str, str]:
             "MELTANO_DATABASE_URI": f"sqlite:///{DEMO / 'meltano.db'}",
             "TAP_REFINER_API_URL": emulator.api_url,
             "TAP_REFINER_WEBHOOK_STORE": str(WEBHOOK_STORE),
+            "TAP_REFINER_RESPONSES_INCLUDE": "all",
             "TARGET_REFINER_API_URL": emulator.api_url,
             "TARGET_REFINER_STATE_DIR": str(DEMO / "target-refiner"),
             "TARGET_DUCKDB_FILEPATH": str(WAREHOUSE),
+            "DBT_DUCKDB_PATH": str(WAREHOUSE),
         }
     )
     return env
@@ -190,6 +208,34 @@ def extract(emulator: EmulatorProcess, env: dict[str, str]) -> None:
     say(f"The tap made {stats['requests']} API requests, statuses {stats['by_status']}.")
 
 
+def recent_nps() -> tuple[list[tuple[Any, ...]], int]:
+    """NPS per survey of the last 30 days and the audience size, from the package's marts."""
+    with duckdb.connect(str(WAREHOUSE), read_only=True) as con:
+        surveys = con.execute(
+            "SELECT form_name, form_state, recent_nps_answer_count, round(recent_nps, 1), "
+            "recent_response_count, round(100 * recent_completion_rate, 1) "
+            "FROM refiner_analytics.refiner__survey_overview ORDER BY form_name"
+        ).fetchall()
+        row = con.execute("SELECT count(*) FROM refiner_analytics.refiner__recent_detractors")
+        audience = row.fetchone()
+    return surveys, int(audience[0]) if audience else 0
+
+
+def transform(env: dict[str, str]) -> None:
+    """The dbt package on the demo warehouse, and what its marts say."""
+    say("\n== The dbt package (transform/) on DuckDB ==")
+    meltano(["--environment=demo", "run", "dbt-duckdb:build"], env, "dbt.log")
+    surveys, audience = recent_nps()
+    say("NPS per survey, last 30 days (refiner_analytics.refiner__survey_overview):")
+    header = ("survey", "state", "NPS answers", "NPS", "responses", "done %")
+    say("  {:<24} {:<10} {:>11} {:>7} {:>9} {:>7}".format(*header))
+    for name, state, answers, nps, responses, done in surveys:
+        shown = "-" if nps is None else f"{nps:+.1f}"
+        rate = "-" if done is None else f"{done:.1f}"
+        say(f"  {name:<24} {state:<10} {answers:>11} {shown:>7} {responses:>9} {rate:>7}")
+    say(f"Audience refiner__recent_detractors (NPS 0-6 in the last 30 days): {audience} contacts")
+
+
 def reverse(emulator: EmulatorProcess, env: dict[str, str]) -> None:
     """Sample users and events -> Refiner, and what the emulator received."""
     say("\n== Sample users and events -> Refiner (reverse ETL) ==")
@@ -234,6 +280,7 @@ def main() -> int:
             say("\n== Installing the Meltano plugins (once; later runs reuse the venvs) ==")
             meltano(["install"], env, "install.log")
             extract(emulator, env)
+            transform(env)
             reverse(emulator, env)
             api.session.close()
         say("\nStopped the emulator.")

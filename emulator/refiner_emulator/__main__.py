@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--responses", type=int, default=500)
     p.add_argument("--forms", type=int, default=6)
     p.add_argument("--segments", type=int, default=5)
+    p.add_argument(
+        "--recent", action="store_true", help="seeded data ends an hour ago (not in mid-2026)"
+    )
     p.add_argument("--latency-ms", type=float, default=0.0)
     p.add_argument("--error-rate", type=float, default=0.0, help="share of random 500/502/503")
     p.add_argument("--rate-limit", action="store_true", help="enforce the per-minute limits")
@@ -90,6 +93,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         responses=args.responses,
         forms=args.forms,
         segments=args.segments,
+        recent=args.recent,
         latency_ms=args.latency_ms,
         error_rate=args.error_rate,
         rate_limit=args.rate_limit,

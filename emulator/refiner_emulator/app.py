@@ -33,7 +33,7 @@ from refiner_emulator.handlers import ROUTES, Context
 from refiner_emulator.page_writer import Pager, Untidy
 from refiner_emulator.params import ParamsError, merge_request_data
 from refiner_emulator.ratelimit import RateLimiter
-from refiner_emulator.seed import build_store
+from refiner_emulator.seed import build_store, recent_reference_time
 from refiner_emulator.store import ApiError, Segment
 from refiner_emulator.webhooks import WebhookDispatcher
 
@@ -80,6 +80,7 @@ class Emulator:
             responses=c.responses,
             forms=c.forms,
             segments=c.segments,
+            reference=recent_reference_time(timefmt.now()) if c.recent else None,
         )
         if other:
             store.project_name = "Testing"

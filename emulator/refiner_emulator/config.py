@@ -48,6 +48,7 @@ class Config:
     responses: int = 500
     forms: int = 6
     segments: int = 5
+    recent: bool = False  # seeded data ends an hour ago instead of on the seed's day in 2026
     latency_ms: float = 0.0
     error_rate: float = 0.0
     rate_limit: bool = False

@@ -184,6 +184,16 @@ def reference_time(seed: int) -> int:
     return REFERENCE_BASE + (seed % 97) * DAY
 
 
+def recent_reference_time(now: int) -> int:
+    """A "now" for data that ends an hour before ``now`` (the start of the previous hour).
+
+    With it the seeded 90 days are the latest ones, so reports and "last 30 days" figures have
+    data (the demo and the dbt tests); no seeded time lies in the future (a response is received
+    at most 10 minutes after it was shown).
+    """
+    return now // 3600 * 3600 - 3600
+
+
 def _answer(rng: random.Random, question: dict[str, Any]) -> Any:  # noqa: ANN401 - JSON scalar
     qtype = question["type"]
     if qtype == "nps":
@@ -369,16 +379,21 @@ def _responses(
         store.add_response(response, index=False)
 
 
-def build_store(
+def build_store(  # noqa: PLR0913 - keyword-only size knobs and the reference
     seed: int = 1,
     *,
     contacts: int = 200,
     responses: int = 500,
     forms: int = 6,
     segments: int = 5,
+    reference: int | None = None,
 ) -> Store:
-    """Create and fill a store; identical arguments give identical data."""
-    ref = reference_time(seed)
+    """Create and fill a store; identical arguments give identical data.
+
+    ``reference`` replaces the seed's fixed "now" (``recent_reference_time``); the data is the
+    same, shifted in time.
+    """
+    ref = reference_time(seed) if reference is None else reference
     store = Store(seed, ref)
     rng = random.Random(seed)  # noqa: S311 - reproducible fake data, not security
     form_list = _forms(store, rng, forms, ref)

@@ -1,5 +1,11 @@
 from refiner_emulator import timefmt
-from refiner_emulator.seed import DAY, SPREAD_DAYS, build_store, reference_time
+from refiner_emulator.seed import (
+    DAY,
+    SPREAD_DAYS,
+    build_store,
+    recent_reference_time,
+    reference_time,
+)
 from refiner_emulator.testing import EmulatorProcess
 
 
@@ -29,6 +35,28 @@ def test_dates_relative_to_reference():
     assert max(firsts) - min(firsts) > 60 * DAY
     shown = [r.last_shown_at for r in store.responses.values()]
     assert max(shown) - min(shown) > 60 * DAY
+
+
+def test_recent_reference_shifts_the_same_data_to_the_last_days():
+    now = timefmt.now()
+    ref = recent_reference_time(now)
+    assert now - 2 * 3600 < ref <= now - 3600
+    shifted = build_store(3, reference=ref)
+    fixed = build_store(3)
+    shift = ref - reference_time(3)
+    assert shifted.reference_time == ref
+    pairs = zip(fixed.responses.values(), shifted.responses.values(), strict=True)
+    assert all(b.last_shown_at - a.last_shown_at == shift for a, b in pairs)
+    received = [r.last_data_reception_at for r in shifted.responses.values()]
+    days = {t // DAY for t in received if t is not None}
+    assert max(t for t in received if t is not None) < now  # nothing in the future
+    assert {now // DAY - n for n in range(1, 8)} <= days  # every one of the last 7 days
+
+
+def test_recent_option_of_the_cli():
+    with EmulatorProcess("--recent", "--responses", "200") as emu:
+        reference = timefmt.parse_datetime(emu.stats()["reference_time"])
+    assert recent_reference_time(timefmt.now()) - 3600 <= reference <= timefmt.now() - 3600
 
 
 def test_sizes_options():

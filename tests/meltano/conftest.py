@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from refiner_emulator.testing import EmulatorProcess
 from refiner_webhooks.testing import ReceiverProcess
 from tests.meltano.meltano_helpers import MeltanoProject
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 WEBHOOK_SECRET = "whsec-meltano-tests-0123456789"  # noqa: S105 - a test token
 STACK_ARGS = ("--seed", "3", "--contacts", "150", "--responses", "400", "--forms", "4")
@@ -81,14 +86,13 @@ class RefinerStack:
         assert len(delivered) >= count, f"webhooks not delivered: {done}"
 
 
-@pytest.fixture(scope="module")
-def refiner_stack(tmp_path_factory):
-    """A fresh emulator + webhook receiver per test module (modules mutate the data)."""
-    workdir = tmp_path_factory.mktemp("refiner-stack")
+@contextmanager
+def running_stack(workdir: Path, *emulator_args: str) -> Iterator[RefinerStack]:
+    """An emulator (``emulator_args``) sending its webhooks to a receiver storing in ``workdir``."""
     with (
         ReceiverProcess(workdir / "webhooks.sqlite", secret=WEBHOOK_SECRET) as receiver,
         EmulatorProcess(
-            *STACK_ARGS,
+            *emulator_args,
             "--webhook-url",
             receiver.url + "webhooks",
             "--webhook-secret",
@@ -96,3 +100,10 @@ def refiner_stack(tmp_path_factory):
         ) as emulator,
     ):
         yield RefinerStack(emulator, receiver)
+
+
+@pytest.fixture(scope="module")
+def refiner_stack(tmp_path_factory):
+    """A fresh emulator + webhook receiver per test module (modules mutate the data)."""
+    with running_stack(tmp_path_factory.mktemp("refiner-stack"), *STACK_ARGS) as stack:
+        yield stack

@@ -66,7 +66,7 @@ def project_meltano_yml() -> str:
 
 @dataclass
 class MeltanoProject:
-    """A copy of the project (meltano.yml, demo/) run with the real ``meltano`` binary."""
+    """A copy of the project (meltano.yml, demo/, transform/) run by the real ``meltano``."""
 
     root: Path
     meltano_bin: str
@@ -81,6 +81,7 @@ class MeltanoProject:
         root.mkdir(parents=True, exist_ok=True)
         (root / "meltano.yml").write_text(text, encoding="utf-8")
         shutil.copytree(ROOT / "demo", root / "demo", dirs_exist_ok=True)
+        shutil.copytree(ROOT / "transform", root / "transform", dirs_exist_ok=True)
         (root / ".demo").mkdir(exist_ok=True)
         (root / "output").mkdir(exist_ok=True)
         return cls(root=root, meltano_bin=meltano_bin, sys_dir=sys_dir(text, meltano_bin))

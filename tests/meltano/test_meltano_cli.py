@@ -24,12 +24,16 @@ def test_schedules_and_jobs_are_listed(meltano_project):
     assert "[@hourly] job refiner-to-duckdb-hourly: refiner-to-duckdb" in schedules
     assert "[@daily] job warehouse-reverse-sync-daily: warehouse-reverse-sync" in schedules
     jobs = meltano_project.run("job", "list").stdout
-    assert "refiner-to-duckdb: ['tap-refiner target-duckdb']" in jobs
+    assert "refiner-to-duckdb: ['tap-refiner target-duckdb', 'dbt-duckdb:build']" in jobs
     assert "warehouse-reverse-sync: ['tap-postgres target-refiner']" in jobs
     assert (
         "demo-reverse-sync: ['tap-jsonl--users target-refiner', 'tap-jsonl--events target-refiner']"
         in jobs
     )
+    closed_loop = (
+        "tap-refiner target-postgres dbt-postgres:build tap-postgres--audience target-refiner"
+    )
+    assert f"warehouse-closed-loop: ['{closed_loop}']" in jobs
 
 
 def test_environments_point_at_emulator_or_real_api(meltano_project):
