@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -17,13 +18,15 @@ from refiner_http.settings import (
     count_setting,
     policy_from_config,
     raise_if_invalid,
+    store_url_errors,
 )
+from refiner_stores import StoreError
 from tap_refiner import streams
 from tap_refiner.client import SharedListings
 from tap_refiner.fetch_ahead import DEFAULT_WORKERS
 from tap_refiner.shared_windows import SharedWindows
 from tap_refiner.timestamps import parse
-from tap_refiner.webhook_events import WEBHOOK_SETTINGS, WebhookEventsStream
+from tap_refiner.webhook_events import WEBHOOK_SETTINGS, WEBHOOK_STORE, WebhookEventsStream
 
 if TYPE_CHECKING:
     from singer_sdk.streams import Stream
@@ -162,6 +165,7 @@ CONFIG_SCHEMA = th.PropertiesList(
 def check_settings(config: dict[str, Any]) -> list[str]:
     """Checks JSON Schema cannot express; messages name the setting, never its value if secret."""
     errors = [*connection_errors(config), *api_url_errors(config)]
+    errors += store_url_errors(config, (WEBHOOK_STORE,))
     if config.get("start_date"):
         try:
             parse(str(config["start_date"]))
@@ -185,6 +189,16 @@ class TapRefiner(Tap):
         super().__init__(*args, **kwargs)
         if kwargs.get("validate_config", True):
             raise_if_invalid(check_settings(dict(self.config)))
+
+    @override
+    @classmethod
+    def invoke(cls, **kwargs: Any) -> None:
+        """The SDK's CLI; a store that cannot be opened ends the run with one line."""
+        try:
+            super().invoke(**kwargs)
+        except StoreError as exc:
+            cls.logger.error("%s", exc)  # noqa: TRY400 - the message is the whole story
+            sys.exit(1)
 
     @cached_property
     def http_policy(self) -> HttpPolicy:

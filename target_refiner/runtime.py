@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 from refiner_http import Redactor, RefinerAuthError, RefinerClient, RefinerEndpointError
 from refiner_http.policy import RETRYABLE_EXCEPTIONS
-from refiner_http.settings import policy_from_config
+from refiner_http.settings import policy_from_config, store_secrets
+from refiner_stores import StoreError
 from target_refiner.deadletter import DeadLetter, JsonLines
 from target_refiner.errors import RunStoppedError
 from target_refiner.ledger import Ledger, ledger_path
@@ -41,7 +42,7 @@ class Runtime:
         config = target.config
         log = target.logger
         api_key = str(config["api_key"])
-        self.redactor = Redactor([api_key])
+        self.redactor = Redactor(store_secrets(config))
         self._filters = [
             (logger, self.redactor.logging_filter())
             for logger in (log, *map(logging.getLogger, REDACTED_LOGGERS))
@@ -50,10 +51,15 @@ class Runtime:
             logger.addFilter(log_filter)
         self.closed = False
         self.dry_run = settings.dry_run
+        try:
+            policy = policy_from_config(config, log=log, redactor=self.redactor)
+        except StoreError as exc:
+            self._remove_filters()
+            raise RunStoppedError(self.redactor(str(exc))) from None
         self.client = RefinerClient(
             api_key,
             settings.api_url,
-            policy=policy_from_config(config, log=log, redactor=self.redactor),
+            policy=policy,
             timeout=settings.request_timeout,
             pool_size=settings.max_concurrency,
             log=log,
