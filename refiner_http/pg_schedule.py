@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from refiner_http.pacing import Booking, Hold
 from refiner_http.schedule import IDLE_SECONDS, MAX_AHEAD_SECONDS, Step, environment_digest
-from refiner_stores.postgres import connect, migrate, store_errors
+from refiner_stores.postgres import open_store, store_errors
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -77,11 +77,13 @@ class PostgresSchedule:
         self._db = self._open()
 
     def _open(self) -> psycopg.Connection[Any]:
-        db = connect(self._url, setting=SETTING)
-        with store_errors(SETTING, self._url):
-            migrate(db, STORE, MIGRATIONS)
-            db.execute("SET synchronous_commit = off")
-        return db
+        return open_store(
+            self._url,
+            setting=SETTING,
+            store=STORE,
+            steps=MIGRATIONS,
+            session="SET synchronous_commit = off",
+        )
 
     def _one(self, sql: str, **params: float | str) -> tuple[Any, ...] | None:
         """Run one statement (reconnecting once if the connection was lost); its first row."""

@@ -85,6 +85,25 @@ def connect(url: str, *, setting: str) -> psycopg.Connection[Any]:
         raise StoreError(msg) from None
 
 
+def open_store(
+    url: str, *, setting: str, store: str, steps: Sequence[Step], session: str = ""
+) -> psycopg.Connection[Any]:
+    """Connect, bring ``store``'s schema to its version, then run ``session`` (``SET ...``).
+
+    What every PostgreSQL store does on opening; the connection is closed again on failure.
+    """
+    db = connect(url, setting=setting)
+    try:
+        with store_errors(setting, url):
+            migrate(db, store, steps)
+            if session:
+                db.execute(session)
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
 @contextmanager
 def store_errors(setting: str, url: str) -> Iterator[None]:
     """Turn a driver error inside the block into a :class:`StoreError` with the URL masked."""

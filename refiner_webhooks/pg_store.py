@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from refiner_stores.location import masked
-from refiner_stores.postgres import connect, lock_for_transaction, migrate, store_errors
+from refiner_stores.postgres import connect, lock_for_transaction, open_store, store_errors
 from refiner_webhooks.store import COLUMNS, READ_BATCH, Stored, decoded, event_row, utc_now
 
 if TYPE_CHECKING:
@@ -78,11 +78,13 @@ class PostgresEventStore:
         self.store_id = str(row[0]) if row else ""
 
     def _open(self) -> psycopg.Connection[Any]:
-        db = connect(self._url, setting=self._setting)
-        with store_errors(self._setting, self._url):
-            migrate(db, STORE, MIGRATIONS)
-            db.execute("SET synchronous_commit = on")  # a 200 promises the event is on disk
-        return db
+        return open_store(
+            self._url,
+            setting=self._setting,
+            store=STORE,
+            steps=MIGRATIONS,
+            session="SET synchronous_commit = on",  # a 200 promises the event is on disk
+        )
 
     def _usable(self) -> psycopg.Connection[Any]:
         """The connection, reopened if the last one was lost (the failed batch got a 500)."""
@@ -144,15 +146,20 @@ class PostgresEventStore:
 def _reader(url: str, setting: str) -> psycopg.Connection[Any]:
     """A read-only session; a database without the store is an error naming the receiver."""
     db = connect(url, setting=setting)
-    with store_errors(setting, url):
-        db.execute("SET default_transaction_read_only = on")
-        if db.execute("SELECT to_regclass(%s)", (EVENTS,)).fetchone() == (None,):
-            db.close()
-            msg = (
-                f"{setting} {masked(url)}: no webhook store there yet (no table {EVENTS}). "
-                "Start the receiver once (`refiner-webhooks serve --store URL`) to create it."
-            )
-            raise FileNotFoundError(msg)
+    try:
+        with store_errors(setting, url):
+            db.execute("SET default_transaction_read_only = on")
+            missing = db.execute("SELECT to_regclass(%s)", (EVENTS,)).fetchone() == (None,)
+    except BaseException:
+        db.close()
+        raise
+    if missing:
+        db.close()
+        msg = (
+            f"{setting} {masked(url)}: no webhook store there yet (no table {EVENTS}). "
+            "Start the receiver once (`refiner-webhooks serve --store URL`) to create it."
+        )
+        raise FileNotFoundError(msg)
     return db
 
 
