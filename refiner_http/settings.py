@@ -11,6 +11,8 @@ them together with :func:`raise_if_invalid`.
 
 from __future__ import annotations
 
+import sys
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,7 +35,7 @@ from refiner_stores.postgres import driver_missing
 
 if TYPE_CHECKING:
     import logging
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Iterable, Iterator, Mapping
 
 
 API_KEY = th.Property(
@@ -182,6 +184,24 @@ def raise_if_invalid(errors: list[str]) -> None:
     if errors:
         summary = "Config validation failed"
         raise ConfigValidationError(summary, errors=errors)
+
+
+@contextmanager
+def stops_in_one_line(log: logging.Logger, *known: type[Exception]) -> Iterator[None]:
+    """A plugin CLI's known stops end with one log line and their exit code, no traceback.
+
+    Invalid settings (the SDK's and ours) are one "Invalid configuration" line; ``known``
+    errors are their message, exiting with their ``exit_code`` (default 1).
+    """
+    try:
+        yield
+    except ConfigValidationError as exc:
+        problems = "; ".join(exc.errors) or str(exc)
+        log.error("Invalid configuration: %s", problems)  # noqa: TRY400 - one line
+        sys.exit(1)
+    except known as exc:
+        log.error("%s", exc)  # noqa: TRY400 - the message is the whole story
+        sys.exit(getattr(exc, "exit_code", 1))
 
 
 def policy_from_config(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +17,7 @@ from refiner_http.settings import (
     count_setting,
     policy_from_config,
     raise_if_invalid,
+    stops_in_one_line,
     store_url_errors,
 )
 from refiner_stores import StoreError
@@ -193,12 +193,9 @@ class TapRefiner(Tap):
     @override
     @classmethod
     def invoke(cls, **kwargs: Any) -> None:
-        """The SDK's CLI; a store that cannot be opened ends the run with one line."""
-        try:
+        """The SDK's CLI; bad settings or a store that cannot be opened end with one line."""
+        with stops_in_one_line(cls.logger, StoreError):
             super().invoke(**kwargs)
-        except StoreError as exc:
-            cls.logger.error("%s", exc)  # noqa: TRY400 - the message is the whole story
-            sys.exit(1)
 
     @cached_property
     def http_policy(self) -> HttpPolicy:
