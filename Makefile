@@ -53,6 +53,7 @@ bench: venv
 	$(BIN)/python bench/target_throughput.py
 	$(BIN)/python bench/target_resync.py
 	$(BIN)/python bench/webhook_load.py
+	$(BIN)/python bench/pacing_backends.py
 
 clean:
 	rm -rf $(VENV) $(MELTANO_VENV) .meltano .demo output .cache .target-refiner

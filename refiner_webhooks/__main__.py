@@ -73,9 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--store",
         default=_env("STORE", DEFAULT_STORE),
-        help="SQLite file, or a PostgreSQL URL postgresql://user:password@host/db (the "
-        "postgres extra; prefer the environment for a password) (default %(default)s) "
-        "[REFINER_WEBHOOK_STORE]",
+        help="SQLite file or postgresql:// URL (default %(default)s) [REFINER_WEBHOOK_STORE]",
     )
     serve.add_argument(
         "--max-body-bytes",

@@ -9,7 +9,7 @@ mapping whose constant ``segment_uuid`` is not a manual segment (``GET /segments
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from refiner_http import Redactor, RefinerAuthError, RefinerClient, RefinerEndpointError
 from refiner_http.policy import RETRYABLE_EXCEPTIONS
@@ -27,6 +27,9 @@ from target_refiner.sender import DryRunSender, Sender
 from target_refiner.state import AckTracker
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from refiner_http import HttpPolicy
     from target_refiner.settings import Settings
     from target_refiner.target import TargetRefiner
 
@@ -51,15 +54,10 @@ class Runtime:
             logger.addFilter(log_filter)
         self.closed = False
         self.dry_run = settings.dry_run
-        try:
-            policy = policy_from_config(config, log=log, redactor=self.redactor)
-        except StoreError as exc:
-            self._remove_filters()
-            raise RunStoppedError(self.redactor(str(exc))) from None
         self.client = RefinerClient(
             api_key,
             settings.api_url,
-            policy=policy,
+            policy=self._policy(config, log),
             timeout=settings.request_timeout,
             pool_size=settings.max_concurrency,
             log=log,
@@ -91,6 +89,14 @@ class Runtime:
         self.log = log
         self.mirror = Mirror(self, settings)
         self.progress.start()
+
+    def _policy(self, config: Mapping[str, Any], log: logging.Logger) -> HttpPolicy:
+        """The run's HTTP policy; a pacing store that cannot be opened stops the run."""
+        try:
+            return policy_from_config(config, log=log, redactor=self.redactor)
+        except StoreError as exc:
+            self._remove_filters()
+            raise RunStoppedError(self.redactor(str(exc))) from None
 
     def _sender(self, settings: Settings, log: logging.Logger) -> Sender | DryRunSender:
         """The threaded sender, or in a dry run the writer of would-be calls."""

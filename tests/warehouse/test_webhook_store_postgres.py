@@ -30,61 +30,67 @@ def tap(url, tmp_path, state, name):
     return records_of(result.stdout).get("webhook_events", []), states[-1], result.stderr
 
 
-def test_receivers_on_postgres_and_the_tap_emit_every_webhook_once(warehouse, tmp_path):
-    accepted: set[str] = set()
-    numbers = itertools.count(1)
-    stop = threading.Event()
-    failures: list[str] = []
+class Deliveries:
+    """Senders posting new webhooks (every fifth twice) to receivers until stopped."""
 
-    def deliver(url: str) -> None:
+    def __init__(self, urls: list[str]) -> None:
+        self.accepted: set[str] = set()
+        self.failures: list[str] = []
+        self._numbers = itertools.count(1)
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._deliver, args=(url,)) for url in urls]
+
+    def __enter__(self):
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+
+    def _deliver(self, url: str) -> None:
         with requests.Session() as session:
-            while not stop.is_set():
-                n = next(numbers)
+            while not self._stop.is_set():
+                n = next(self._numbers)
                 body = sample_event(n)
-                for _ in range(1 + (n % 5 == 0)):  # every fifth is delivered twice
+                for _ in range(1 + (n % 5 == 0)):
                     reply = session.post(
                         url + "webhooks",
                         json=body,
                         headers={"Authorization": f"Bearer {TOKEN}"},
                         timeout=10,
                     )
-                    if reply.status_code != 200:
-                        failures.append(reply.text)
-                        continue
-                    accepted.add(body["uuid"])
+                    if reply.status_code == 200:
+                        self.accepted.add(body["uuid"])
+                    else:
+                        self.failures.append(reply.text)
 
+
+def test_receivers_on_postgres_and_the_tap_emit_every_webhook_once(warehouse, tmp_path):
     logs = [tmp_path / "receiver-a.log", tmp_path / "receiver-b.log"]
+    emitted: list[dict] = []
+    state = None
     with (
         ReceiverProcess(warehouse.url, secret=TOKEN, log_path=logs[0]) as first,
         ReceiverProcess(warehouse.url, secret=TOKEN, log_path=logs[1]) as second,
     ):
         # Two receivers (two machines behind one address), two senders each.
-        senders = [
-            threading.Thread(target=deliver, args=(receiver.url,))
-            for receiver in (first, second, first, second)
-        ]
-        for sender in senders:
-            sender.start()
-        emitted: list[dict] = []
-        state = None
-        try:
+        with Deliveries([first.url, second.url, first.url, second.url]) as deliveries:
             for run in range(3):  # incremental runs while deliveries continue
                 time.sleep(0.5)
                 records, state, _ = tap(warehouse.url, tmp_path, state, f"during-{run}")
                 emitted += records
-        finally:
-            stop.set()
-            for sender in senders:
-                sender.join()
         health = requests.get(first.url + "healthz", timeout=10).json()
     records, state, log = tap(warehouse.url, tmp_path, state, "after")
     emitted += records
 
-    assert failures == []
+    assert deliveries.failures == []
     uuids = [r["payload"]["uuid"] for r in emitted]
     assert len(uuids) == len(set(uuids)), "a webhook was emitted twice"
-    assert set(uuids) == accepted
-    assert len(accepted) > 20
+    assert set(uuids) == deliveries.accepted
+    assert len(deliveries.accepted) > 20
     seqs = [r["seq"] for r in emitted]
     assert seqs == sorted(seqs)
     assert health["status"] == "ok"
