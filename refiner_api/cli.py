@@ -158,7 +158,8 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
     """The connection settings; explicit sources (flags, the config file) beat the environment.
 
     The same names as the plugins' settings, so the same config file works, and the call books
-    its pacing slot in the schedule the tap and target share for this key (``pacing_dir``).
+    its pacing slot in the schedule the tap and target share for this key (``pacing_dir``, or
+    ``pacing_url`` across machines).
     """
     config = load_config(args.config)
     api_key = config.get("api_key") or os.environ.get("REFINER_API_KEY")
