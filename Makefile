@@ -10,12 +10,12 @@ MELTANO_VERSION := 4.4.1
 
 .PHONY: venv meltano demo test lint unit bench clean generate
 
-# The project with the webhooks extra, the emulator (a development dependency with its own
+# The project with the webhooks and postgres extras, the emulator (a development dependency with its own
 # distribution in emulator/) and the dev tools, all editable in one virtualenv.
 $(BIN)/.installed: pyproject.toml emulator/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=25.1"
-	$(BIN)/python -m pip install --quiet -e ".[webhooks]" -e ./emulator --group dev
+	$(BIN)/python -m pip install --quiet -e ".[webhooks,postgres]" -e ./emulator --group dev
 	touch $@
 
 venv: $(BIN)/.installed
@@ -31,7 +31,7 @@ meltano: $(MELTANO_VENV)/.installed
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy refiner_http refiner_serving refiner_api tap_refiner target_refiner emulator/refiner_emulator refiner_webhooks scripts
+	$(BIN)/mypy refiner_stores refiner_http refiner_serving refiner_api tap_refiner target_refiner emulator/refiner_emulator refiner_webhooks scripts
 
 unit: venv
 	$(BIN)/pytest -m "not meltano"
@@ -53,6 +53,7 @@ bench: venv
 	$(BIN)/python bench/target_throughput.py
 	$(BIN)/python bench/target_resync.py
 	$(BIN)/python bench/webhook_load.py
+	$(BIN)/python bench/pacing_backends.py
 
 clean:
 	rm -rf $(VENV) $(MELTANO_VENV) .meltano .demo output .cache .target-refiner

@@ -24,7 +24,14 @@ from refiner_http.client import DEFAULT_API_URL, RefinerClient, resolve_url
 from refiner_http.errors import RefinerError
 from refiner_http.policy import DEFAULT_MAX_TRIES
 from refiner_http.redact import Redactor
-from refiner_http.settings import PACING_DIR, policy_from_config
+from refiner_http.settings import (
+    PACING_DIR,
+    PACING_URL,
+    policy_from_config,
+    store_secrets,
+    store_url_errors,
+)
+from refiner_stores import StoreError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -151,7 +158,8 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
     """The connection settings; explicit sources (flags, the config file) beat the environment.
 
     The same names as the plugins' settings, so the same config file works, and the call books
-    its pacing slot in the schedule the tap and target share for this key (``pacing_dir``).
+    its pacing slot in the schedule the tap and target share for this key (``pacing_dir``, or
+    ``pacing_url`` across machines).
     """
     config = load_config(args.config)
     api_key = config.get("api_key") or os.environ.get("REFINER_API_KEY")
@@ -165,7 +173,7 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
         or DEFAULT_API_URL
     )
     return {
-        **{k: v for k, v in config.items() if k == PACING_DIR.name},
+        **{k: v for k, v in config.items() if k in {PACING_DIR.name, PACING_URL.name}},
         "api_key": str(api_key),
         "api_url": str(api_url),
         "max_tries": max(args.max_tries, 1),
@@ -222,14 +230,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = settings(args)
     except UsageError as exc:
         _fail(redact, str(exc), USAGE_ERROR)
-    api_key, api_url = config["api_key"], config["api_url"]
-    redact.add(api_key)
+    api_url = config["api_url"]
+    for secret in store_secrets(config):
+        redact.add(secret)
+    for problem in store_url_errors(config, (PACING_URL,)):
+        _fail(redact, problem, USAGE_ERROR)
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(redact.logging_filter())
     logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
-    policy = policy_from_config(config, log=logging.getLogger("refiner-api"), redactor=redact)
     try:
-        with RefinerClient(api_key, api_url, policy=policy) as client:
+        policy = policy_from_config(config, log=logging.getLogger("refiner-api"), redactor=redact)
+    except StoreError as exc:
+        _fail(redact, str(exc), USAGE_ERROR)
+    try:
+        with RefinerClient(config["api_key"], api_url, policy=policy) as client:
             call(client, args)
     except UsageError as exc:
         _fail(redact, str(exc), USAGE_ERROR)

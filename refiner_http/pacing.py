@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from refiner_http.schedule import LocalSchedule, Schedule, user_schedule_name
 
@@ -30,6 +31,39 @@ def _positive(per_minute: float) -> float:
         msg = f"per_minute must be positive, got {per_minute}"
         raise ValueError(msg)
     return per_minute
+
+
+@dataclass(frozen=True)
+class Booking:
+    """One GCRA booking as data (a schedule step), so a database can run it in SQL too.
+
+    The slot is the first at or after ``now + delay`` that the schedule's TAT allows, at most
+    ``tolerance`` early (the burst); the step returns the new TAT and the wait from ``now``.
+    Only ``delay``, ``interval`` and ``tolerance`` are relative, so a schedule on another clock
+    (``refiner_http.pg_schedule``: the database's) can book it against its own ``now``.
+    """
+
+    now: float
+    delay: float
+    interval: float
+    tolerance: float = 0.0
+
+    def __call__(self, tat: float) -> tuple[float, float]:
+        """The new TAT and the seconds to wait for the slot."""
+        slot = max(self.now + self.delay, tat - self.tolerance)
+        return max(tat, slot) + self.interval, slot - self.now
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Push a schedule's next slot ``seconds`` past ``now`` (after a 429); a schedule step."""
+
+    now: float
+    seconds: float
+
+    def __call__(self, tat: float) -> tuple[float, None]:
+        """The new TAT (never earlier than the one booked)."""
+        return max(tat, self.now + self.seconds), None
 
 
 def patchable_sleep(seconds: float) -> None:
@@ -68,13 +102,9 @@ class Pacer:
     def reserve(self, not_before: float | None = None) -> float:
         """Book the next free slot at or after ``not_before``; return seconds to wait for it."""
         now = self._clock()
-        start = now if not_before is None else max(now, not_before)
-
-        def book(tat: float) -> tuple[float, float]:
-            slot = max(start, tat - self._tolerance)
-            return max(tat, slot) + self.interval, slot - now
-
-        return self._schedule.update(KEY_SCHEDULE, book, now)
+        delay = 0.0 if not_before is None else max(not_before - now, 0.0)
+        booking = Booking(now, delay, self.interval, self._tolerance)
+        return self._schedule.update(KEY_SCHEDULE, booking, now)
 
     def acquire(self) -> float:
         """Wait for the next slot; return how long we waited."""
@@ -87,8 +117,7 @@ class Pacer:
         """Push every future slot at least ``seconds`` from now (after a 429)."""
         now = self._clock()
         # + tolerance: the burst allowance must not let a call in before ``seconds``.
-        until = now + seconds + self._tolerance
-        self._schedule.update(KEY_SCHEDULE, lambda tat: (max(tat, until), None), now)
+        self._schedule.update(KEY_SCHEDULE, Hold(now, seconds + self._tolerance), now)
 
 
 class KeyedPacer:
@@ -120,12 +149,7 @@ class KeyedPacer:
         if now >= self._next_sweep:
             self._next_sweep = now + MINUTE
             self._schedule.forget_idle(now)
-
-        def book(tat: float) -> tuple[float, float]:
-            slot = max(now, tat)
-            return slot + self.interval, slot - now
-
-        return self._schedule.update(user_schedule_name(key), book, now)
+        return self._schedule.update(user_schedule_name(key), Booking(now, 0.0, self.interval), now)
 
     def wait_time(self, key: str) -> float:
         """Seconds until ``key``'s next slot is free, without booking it.
@@ -144,8 +168,7 @@ class KeyedPacer:
     def hold(self, key: str, seconds: float) -> None:
         """Push ``key``'s next slot at least ``seconds`` from now."""
         now = self._clock()
-        until = now + seconds
-        self._schedule.update(user_schedule_name(key), lambda tat: (max(tat, until), None), now)
+        self._schedule.update(user_schedule_name(key), Hold(now, seconds), now)
 
     def __len__(self) -> int:
         """How many schedules are currently kept (users active within the last minute)."""

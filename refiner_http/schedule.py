@@ -275,8 +275,12 @@ def default_pacing_dir() -> Path:
 
 def shared_schedule_path(directory: Path, api_url: str, api_key: str) -> Path:
     """The file for one Refiner environment: a hash of URL and key, so the key never shows."""
-    digest = hashlib.sha256(f"{api_url.rstrip('/')}\n{api_key}".encode()).hexdigest()[:24]
-    return directory / f"{digest}.sqlite"
+    return directory / f"{environment_digest(api_url, api_key)}.sqlite"
+
+
+def environment_digest(api_url: str, api_key: str) -> str:
+    """One Refiner environment's name in a schedule store: a hash of URL and key."""
+    return hashlib.sha256(f"{api_url.rstrip('/')}\n{api_key}".encode()).hexdigest()[:24]
 
 
 def user_schedule_name(user_key: str) -> str:

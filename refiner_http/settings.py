@@ -18,6 +18,7 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
 from refiner_http.client import DEFAULT_API_URL, DEFAULT_TIMEOUT
+from refiner_http.pg_schedule import open_postgres_schedule
 from refiner_http.policy import (
     DEFAULT_MAX_TRIES,
     KEY_LIMIT_PER_MINUTE,
@@ -25,7 +26,9 @@ from refiner_http.policy import (
     HttpPolicy,
 )
 from refiner_http.redact import Redactor
-from refiner_http.schedule import schedule_for
+from refiner_http.schedule import Schedule, schedule_for
+from refiner_stores.location import is_postgres, url_password
+from refiner_stores.postgres import driver_missing
 
 if TYPE_CHECKING:
     import logging
@@ -89,7 +92,18 @@ PACING_DIR = th.Property(
     "they stay under Refiner's limits (one small SQLite file named by a hash, never the key). "
     "Default: `$REFINER_PACING_DIR`, else `$XDG_CACHE_HOME/refiner-singer/pacing` "
     "(`~/.cache/...`); a folder that cannot be used means pacing within the process (one "
-    "WARNING). Several machines on one key: give each a share of `max_requests_per_minute`.",
+    "WARNING). Several machines on one key: set `pacing_url` instead.",
+)
+PACING_URL = th.Property(
+    "pacing_url",
+    th.StringType,
+    secret=True,
+    description="PostgreSQL URL (`postgresql://user:password@host:5432/db`; `postgresql://` "
+    "alone reads the libpq variables PGHOST, PGUSER, PGPASSWORD, ...) of a pacing schedule "
+    "shared by every process on every machine that uses it with this `api_url` and "
+    "`api_key`: the per-key and per-user budgets hold across containers and runners, slots "
+    "booked on the database's clock (table `refiner_pacing`). Needs the `postgres` extra. "
+    "Unset: the per-machine file of `pacing_dir`.",
 )
 
 CONNECTION_SETTINGS = (
@@ -99,6 +113,7 @@ CONNECTION_SETTINGS = (
     MAX_REQUESTS_PER_MINUTE,
     MAX_TRIES,
     PACING_DIR,
+    PACING_URL,
 )
 
 
@@ -123,8 +138,28 @@ def positive_number_errors(config: Mapping[str, Any], props: Iterable[th.Propert
 
 
 def connection_errors(config: Mapping[str, Any]) -> list[str]:
-    """What both plugins check on the shared numbers beyond JSON schema."""
-    return positive_number_errors(config, (REQUEST_TIMEOUT, MAX_REQUESTS_PER_MINUTE, MAX_TRIES))
+    """What both plugins check on the shared settings beyond JSON schema."""
+    errors = positive_number_errors(config, (REQUEST_TIMEOUT, MAX_REQUESTS_PER_MINUTE, MAX_TRIES))
+    pacing_url = config.get(PACING_URL.name)
+    if pacing_url and not is_postgres(pacing_url):
+        errors.append("Setting `pacing_url` must be a PostgreSQL URL (postgresql://...).")
+    return errors + store_url_errors(config, (PACING_URL,))
+
+
+def store_url_errors(config: Mapping[str, Any], props: Iterable[th.Property]) -> list[str]:
+    """Each of ``props`` set to a PostgreSQL URL while the driver (the extra) is missing."""
+    return [
+        message
+        for prop in props
+        if is_postgres(config.get(prop.name))
+        and (message := driver_missing(f"Setting `{prop.name}`"))
+    ]
+
+
+def store_secrets(config: Mapping[str, Any]) -> list[str]:
+    """The API key and every password a store URL setting carries: what logs must mask."""
+    passwords = (url_password(value) for value in config.values() if isinstance(value, str))
+    return [str(config.get("api_key") or ""), *(p for p in passwords if p)]
 
 
 def api_url_errors(config: Mapping[str, Any]) -> list[str]:
@@ -152,15 +187,24 @@ def raise_if_invalid(errors: list[str]) -> None:
 def policy_from_config(
     config: Mapping[str, Any], *, log: logging.Logger, redactor: Redactor | None = None
 ) -> HttpPolicy:
-    """The run's one ``HttpPolicy``, from the shared settings (and the target's per-user one)."""
-    api_key = str(config.get("api_key") or "")
-    pacing_dir = config.get(PACING_DIR.name)
-    schedule = schedule_for(pacing_dir, str(setting(config, API_URL)), api_key, log=log)
+    """The run's one ``HttpPolicy``, from the shared settings (and the target's per-user one).
+
+    Raises ``refiner_stores.StoreError`` when ``pacing_url`` cannot be opened.
+    """
     return HttpPolicy(
         max_requests_per_minute=float(setting(config, MAX_REQUESTS_PER_MINUTE)),
         max_requests_per_user_per_minute=float(setting(config, MAX_REQUESTS_PER_USER_PER_MINUTE)),
         max_tries=int(setting(config, MAX_TRIES)),
-        redactor=redactor or Redactor([api_key]),
+        redactor=redactor or Redactor(store_secrets(config)),
         log=log,
-        schedule=schedule,
+        schedule=schedule_from_config(config, log=log),
     )
+
+
+def schedule_from_config(config: Mapping[str, Any], *, log: logging.Logger) -> Schedule:
+    """Where slots are booked: ``pacing_url``'s database, else the file in ``pacing_dir``."""
+    api_url, api_key = str(setting(config, API_URL)), str(config.get("api_key") or "")
+    pacing_url = config.get(PACING_URL.name)
+    if pacing_url:
+        return open_postgres_schedule(str(pacing_url), api_url, api_key)
+    return schedule_for(config.get(PACING_DIR.name), api_url, api_key, log=log)

@@ -22,6 +22,7 @@ from refiner_http.errors import (
     RefinerTransientError,
 )
 from refiner_http.policy import RETRYABLE_EXCEPTIONS
+from refiner_stores import StoreError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -51,8 +52,9 @@ def stop_line(exc: BaseException) -> tuple[str, int] | None:
     """The one line and exit code of a known stop; None for anything else (a bug: traceback).
 
     Known: settings (``ConfigValidationError``), ``RunStoppedError``, every answer the HTTP
-    policy classified (``RefinerError``: auth, endpoint, not JSON), broken paging, and the
-    retryable failures left when ``max_tries`` ran out.
+    policy classified (``RefinerError``: auth, endpoint, not JSON), broken paging, a store
+    (``pacing_url``, ``webhook_store``) that cannot be opened, and the retryable failures left
+    when ``max_tries`` ran out.
     """
     if isinstance(exc, ConfigValidationError):
         return "Invalid configuration: " + ("; ".join(exc.errors) or str(exc)), EXIT_FAILED
@@ -63,7 +65,7 @@ def stop_line(exc: BaseException) -> tuple[str, int] | None:
     ):  # a 429/5xx or a network error left when the tries ran out (our own errors say so)
         msg = f"Refiner still failing after the tries setting `max_tries` allows: {exc}"
         return msg, EXIT_FAILED
-    if isinstance(exc, (RefinerError, PagingError)):
+    if isinstance(exc, (RefinerError, PagingError, StoreError)):
         return str(exc), EXIT_FAILED
     return None
 

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 
 from refiner_http.redact import Redactor
 from refiner_serving.listen import bind
-from refiner_webhooks.store import EventStore
+from refiner_stores import StoreError, url_password
+from refiner_webhooks.stores import open_event_store, shown
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -72,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--store",
         default=_env("STORE", DEFAULT_STORE),
-        help="SQLite file (default %(default)s) [REFINER_WEBHOOK_STORE]",
+        help="SQLite file or postgresql:// URL (default %(default)s) [REFINER_WEBHOOK_STORE]",
     )
     serve.add_argument(
         "--max-body-bytes",
@@ -92,17 +93,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def configure_logging(level: str, secret: str) -> None:
-    """Plain stderr logging for us and uvicorn, with the secret masked as a last resort."""
+def configure_logging(level: str, secret: str, store: str) -> None:
+    """Plain stderr logging for us and uvicorn, with the secrets masked as a last resort."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(Redactor([secret]).logging_filter())
+    handler.addFilter(Redactor([secret, url_password(store)]).logging_filter())
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
 
 
 def serve(args: argparse.Namespace) -> int:
     """Open the store, bind, and run until a signal asks us to stop."""
-    configure_logging(args.log_level, args.secret)
+    configure_logging(args.log_level, args.secret, args.store)
     log = logging.getLogger("refiner_webhooks")
     missing = [name for name in SERVER_STACK if importlib.util.find_spec(name) is None]
     if missing:
@@ -112,7 +113,10 @@ def serve(args: argparse.Namespace) -> int:
         log.error("--max-body-bytes must be positive")
         return USAGE_ERROR
     try:
-        store = EventStore(args.store)
+        store = open_event_store(args.store, setting="--store")
+    except StoreError as exc:
+        log.error("%s", exc)  # noqa: TRY400 - message says it all
+        return USAGE_ERROR
     except (OSError, sqlite3.Error) as exc:
         log.error("Cannot open the store %s: %s", args.store, exc)  # noqa: TRY400 - message says it all
         return USAGE_ERROR
@@ -124,7 +128,7 @@ def serve(args: argparse.Namespace) -> int:
         return USAGE_ERROR
     if not args.secret:
         log.warning("No secret set: any request that reaches this port will be stored")
-    log.info("Storing events in %s", os.path.abspath(args.store))  # noqa: PTH100 - plain string for the log
+    log.info("Storing events in %s", shown(args.store))
     from refiner_webhooks import server  # noqa: PLC0415 - the optional `webhooks` extra, checked above
 
     server.run(

@@ -21,13 +21,14 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from refiner_stores import StoreError
 from refiner_webhooks.event import WebhookEvent
 from refiner_webhooks.writer import GroupCommitWriter
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    from refiner_webhooks.store import EventStore
+    from refiner_webhooks.stores import AnyEventStore
 
 logger = logging.getLogger("refiner_webhooks")
 
@@ -96,7 +97,7 @@ def parse_object(body: bytes) -> dict[str, Any]:
     return value
 
 
-def create_app(store: EventStore, *, secret: str | None, max_body_bytes: int) -> Starlette:
+def create_app(store: AnyEventStore, *, secret: str | None, max_body_bytes: int) -> Starlette:
     """The ASGI app; it starts the writer thread on startup and closes the store on shutdown."""
     writer = GroupCommitWriter(store)
 
@@ -119,7 +120,7 @@ def create_app(store: EventStore, *, secret: str | None, max_body_bytes: int) ->
         event = WebhookEvent.from_payload(payload)
         try:
             stored = await writer.write(event)
-        except sqlite3.Error:
+        except (sqlite3.Error, StoreError):
             # Already logged by the writer; a 5xx makes the sender deliver it again.
             return JSONResponse(
                 {"error": "could not store the event"},

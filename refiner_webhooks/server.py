@@ -16,14 +16,14 @@ from refiner_webhooks.app import create_app
 if TYPE_CHECKING:
     import socket
 
-    from refiner_webhooks.store import EventStore
+    from refiner_webhooks.stores import AnyEventStore
 
 READY_LINE = "Refiner webhook receiver listening on {url}"
 GRACEFUL_SHUTDOWN_SECONDS = 10
 
 
 def run(
-    store: EventStore,
+    store: AnyEventStore,
     sock: socket.socket,
     *,
     secret: str | None,

@@ -81,6 +81,29 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def event_row(event: WebhookEvent, received_at: str) -> tuple[Any, ...]:
+    """The values of ``INSERT`` (both stores' column order) for one event."""
+    return (
+        event.dedupe_key,
+        received_at,
+        event.triggered_event,
+        event.contact_uuid,
+        event.remote_id,
+        event.email,
+        event.form_uuid,
+        event.response_uuid,
+        json.dumps(event.segment_uuids),
+        event.payload,
+    )
+
+
+def decoded(event: dict[str, Any]) -> dict[str, Any]:
+    """A stored row (``COLUMNS``) with its JSON columns decoded, as readers hand it on."""
+    event["segment_uuids"] = json.loads(event["segment_uuids"])
+    event["payload"] = json.loads(event["payload"])
+    return event
+
+
 @dataclass(frozen=True)
 class Stored:
     """Where an event ended up: its ``seq``, and whether this delivery was a duplicate."""
@@ -131,21 +154,7 @@ class EventStore:
                 if existing is not None:
                     results.append(Stored(seq=existing[0], duplicate=True))
                     continue
-                cursor = self._db.execute(
-                    INSERT,
-                    (
-                        event.dedupe_key,
-                        received_at,
-                        event.triggered_event,
-                        event.contact_uuid,
-                        event.remote_id,
-                        event.email,
-                        event.form_uuid,
-                        event.response_uuid,
-                        json.dumps(event.segment_uuids),
-                        event.payload,
-                    ),
-                )
+                cursor = self._db.execute(INSERT, event_row(event, received_at))
                 results.append(Stored(seq=int(cursor.lastrowid or 0), duplicate=False))
             self._db.execute("COMMIT")
         except BaseException:
@@ -224,10 +233,7 @@ def read_events(path: str | Path, *, after_seq: int = 0) -> Iterator[dict[str, A
                 (last, READ_BATCH),
             ).fetchall()
             for row in rows:
-                event = dict(row)
-                event["segment_uuids"] = json.loads(event["segment_uuids"])
-                event["payload"] = json.loads(event["payload"])
-                yield event
+                yield decoded(dict(row))
             if len(rows) < READ_BATCH:
                 return
             last = rows[-1]["seq"]

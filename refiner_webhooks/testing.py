@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from refiner_serving.process import ServerProcess
+from refiner_stores.location import is_postgres
 
 READY_PREFIX = "Refiner webhook receiver listening on "
 START_TIMEOUT = 20.0
@@ -28,17 +29,22 @@ class ReceiverProcess(ServerProcess):
         log_path: str | Path | None = None,
     ) -> None:
         """Remember how to start; ``log_path`` receives stderr (default: next to the store)."""
-        self.store = Path(store)
+        self.store: str | Path = store if is_postgres(str(store)) else Path(store)
         self.secret = secret
         env = {k: v for k, v in os.environ.items() if not k.startswith("REFINER_WEBHOOK_")}
         if secret is not None:
             env["REFINER_WEBHOOK_SECRET"] = secret
+        # A URL (it may hold a password) goes in the environment, where `ps` cannot show it.
+        env["REFINER_WEBHOOK_STORE"] = str(self.store)
+        if log_path is None and isinstance(self.store, str):
+            msg = "a PostgreSQL store needs a log_path"
+            raise ValueError(msg)
         super().__init__(
             "refiner_webhooks",
-            ["serve", "--port", "0", "--store", str(self.store), *extra_args],
+            ["serve", "--port", "0", *extra_args],
             ready_prefix=READY_PREFIX,
             env=env,
-            log_path=log_path or self.store.with_suffix(".log"),
+            log_path=log_path or Path(self.store).with_suffix(".log"),
             timeout=START_TIMEOUT,
         )
 

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 from refiner_webhooks.event import WebhookEvent
 
 if TYPE_CHECKING:
-    from refiner_webhooks.store import EventStore, Stored
+    from refiner_webhooks.store import Stored
+    from refiner_webhooks.stores import AnyEventStore
 
 MAX_BATCH = 512
 
@@ -38,7 +39,7 @@ _STOP = object()
 class GroupCommitWriter:
     """Serialises every store access onto one thread and batches commits."""
 
-    def __init__(self, store: EventStore, *, max_batch: int = MAX_BATCH) -> None:
+    def __init__(self, store: AnyEventStore, *, max_batch: int = MAX_BATCH) -> None:
         """Remember the store; call ``start()`` before writing."""
         self._store = store
         self._max_batch = max_batch

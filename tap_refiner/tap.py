@@ -16,6 +16,7 @@ from refiner_http.settings import (
     count_setting,
     policy_from_config,
     raise_if_invalid,
+    store_url_errors,
 )
 from refiner_http.stops import KnownStopLogFilter, known_stops_exit
 from tap_refiner import streams
@@ -24,7 +25,7 @@ from tap_refiner.fetch_ahead import DEFAULT_WORKERS
 from tap_refiner.interrupt import InterruptibleWriter, interrupted
 from tap_refiner.shared_windows import SharedWindows
 from tap_refiner.timestamps import parse
-from tap_refiner.webhook_events import WEBHOOK_SETTINGS, WebhookEventsStream
+from tap_refiner.webhook_events import WEBHOOK_SETTINGS, WEBHOOK_STORE, WebhookEventsStream
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -167,6 +168,7 @@ KNOWN_STOP_LOG_FILTER = KnownStopLogFilter()
 def check_settings(config: dict[str, Any]) -> list[str]:
     """Checks JSON Schema cannot express; messages name the setting, never its value if secret."""
     errors = [*connection_errors(config), *api_url_errors(config)]
+    errors += store_url_errors(config, (WEBHOOK_STORE,))
     if config.get("start_date"):
         try:
             parse(str(config["start_date"]))

@@ -1,14 +1,15 @@
 """``webhook_events``: the events ``refiner-webhooks serve`` stored, read incrementally by ``seq``.
 
 Refiner pushes survey completions, segment entries and tags as webhooks, which the REST API
-cannot list after the fact. The receiver stores them in SQLite; this stream reads that file
-read-only, in ``seq`` order, from the last ``seq`` in the state. Only the receiver writes, one
-commit at a time, so ``seq`` values appear in increasing order and the bookmark never skips one.
+cannot list after the fact. The receiver stores them in SQLite or PostgreSQL; this stream reads
+the store read-only, in ``seq`` order, from the last ``seq`` in the state. Writers commit one at
+a time (one writer thread; in PostgreSQL also an advisory lock), so ``seq`` values appear in
+increasing order and the bookmark never skips one.
 
 - ``webhook_store`` unset: the stream yields nothing and logs one line saying how to enable it.
-- ``webhook_store`` set but no file there: the sync fails with a clear error, because a wrong
-  path would otherwise look like "no events" and silently lose data. The receiver creates the
-  file when it starts, so run it (once) before the tap.
+- ``webhook_store`` set but no file there (or no store in that database): the sync fails with a
+  clear error, because a wrong path would otherwise look like "no events" and silently lose
+  data. The receiver creates the store when it starts, so run it (once) before the tap.
 - The bookmark carries the store's identity (``store_id`` next to the ``seq``). A bookmark from
   another store (the file was recreated, so its ``seq`` restarted), or from a store or a
   bookmark without an id, is not trusted: the stream reads from the beginning with a warning
@@ -25,7 +26,8 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from typing_extensions import override
 
 from refiner_http.stops import RunStoppedError
-from refiner_webhooks.store import read_events, read_store_id
+from refiner_stores.location import is_postgres, masked
+from refiner_webhooks.stores import read_events, read_store_id
 from tap_refiner.run_summary import SummarizedStream
 
 if TYPE_CHECKING:
@@ -33,19 +35,22 @@ if TYPE_CHECKING:
 
     from singer_sdk.helpers.types import Context
 
-WEBHOOK_SETTINGS = th.PropertiesList(
-    th.Property(
-        "webhook_store",
-        th.StringType,
-        description=(
-            "Path of the SQLite file written by `refiner-webhooks serve --store PATH` "
-            "(default there: `.refiner-webhooks/events.sqlite`). When set, the `webhook_events` "
-            "stream emits every stored webhook once, in arrival order; when unset, that stream "
-            "is skipped. Relative paths are relative to the working directory."
-        ),
-        examples=[".refiner-webhooks/events.sqlite"],
+WEBHOOK_STORE = th.Property(
+    "webhook_store",
+    th.StringType,
+    secret=True,  # a PostgreSQL URL may carry a password
+    description=(
+        "Where `refiner-webhooks serve --store` keeps the webhooks: the path of its SQLite file "
+        "(default there: `.refiner-webhooks/events.sqlite`; relative to the working "
+        "directory), or a PostgreSQL URL (`postgresql://user:password@host/db`, the `postgres` "
+        "extra) so the receiver and the tap can run on different machines. When set, the "
+        "`webhook_events` stream emits every stored webhook once, in arrival order; when unset, "
+        "that stream is skipped."
     ),
+    examples=[".refiner-webhooks/events.sqlite", "postgresql://refiner@db.internal/refiner"],
 )
+WEBHOOK_SETTINGS = th.PropertiesList(WEBHOOK_STORE)
+SETTING = "Setting `webhook_store`"
 
 SCHEMA = th.PropertiesList(
     th.Property("seq", th.IntegerType, required=True, description="Arrival order in the store"),
@@ -62,7 +67,7 @@ SCHEMA = th.PropertiesList(
 
 
 class WebhookEventsStream(SummarizedStream):
-    """Webhook events from the receiver's SQLite store, incremental on ``seq``."""
+    """Webhook events from the receiver's store (SQLite or PostgreSQL), incremental on ``seq``."""
 
     name = "webhook_events"
     primary_keys: ClassVar[list[str]] = ["seq"]
@@ -87,7 +92,7 @@ class WebhookEventsStream(SummarizedStream):
                 "%s: reading it from the beginning so no event is skipped.",
                 after_seq,
                 bookmark_id or "(no id)",
-                self.config.get("webhook_store"),
+                masked(str(self.config.get("webhook_store"))),
                 store_id or "(no id)",
             )
             after_seq = 0
@@ -108,15 +113,15 @@ class WebhookEventsStream(SummarizedStream):
             )
             return
         path = Path(store).expanduser()
-        if not path.is_file():
+        if not is_postgres(store) and not path.is_file():
             msg = (
                 f"Setting `webhook_store` points at {path.resolve()}, which does not exist. "
                 f"Start the receiver once (`refiner-webhooks serve --store {store}`) so it "
                 "creates the store, or unset `webhook_store` to skip the webhook_events stream."
             )
             raise RunStoppedError(msg)
-        after_seq = self._trusted_bookmark(context, read_store_id(path))
-        for event in read_events(path, after_seq=after_seq):
+        after_seq = self._trusted_bookmark(context, read_store_id(store, setting=SETTING))
+        for event in read_events(store, after_seq=after_seq, setting=SETTING):
             yield {
                 "seq": event["seq"],
                 "event_type": event["triggered_event"],

@@ -9,11 +9,12 @@ mapping whose constant ``segment_uuid`` is not a manual segment (``GET /segments
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from refiner_http import Redactor, RefinerAuthError, RefinerClient, RefinerEndpointError
 from refiner_http.policy import RETRYABLE_EXCEPTIONS
-from refiner_http.settings import policy_from_config
+from refiner_http.settings import policy_from_config, store_secrets
+from refiner_stores import StoreError
 from target_refiner.deadletter import DeadLetter, JsonLines, new_run_id
 from target_refiner.errors import RunStoppedError
 from target_refiner.ledger import Ledger
@@ -27,6 +28,9 @@ from target_refiner.sender import DryRunSender, Sender
 from target_refiner.state import AckTracker
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from refiner_http import HttpPolicy
     from target_refiner.settings import Settings
     from target_refiner.target import TargetRefiner
 
@@ -42,7 +46,7 @@ class Runtime:
         config = target.config
         log = target.logger
         api_key = str(config["api_key"])
-        self.redactor = Redactor([api_key])
+        self.redactor = Redactor(store_secrets(config))
         self._filters = [
             (logger, self.redactor.logging_filter())
             for logger in (log, *map(logging.getLogger, REDACTED_LOGGERS))
@@ -54,7 +58,7 @@ class Runtime:
         self.client = RefinerClient(
             api_key,
             settings.api_url,
-            policy=policy_from_config(config, log=log, redactor=self.redactor),
+            policy=self._policy(config, log),
             timeout=settings.request_timeout,
             pool_size=settings.max_concurrency,
             log=log,
@@ -102,6 +106,14 @@ class Runtime:
         self.log = log
         self.mirror = Mirror(self, settings)
         self.progress.start()
+
+    def _policy(self, config: Mapping[str, Any], log: logging.Logger) -> HttpPolicy:
+        """The run's HTTP policy; a pacing store that cannot be opened stops the run."""
+        try:
+            return policy_from_config(config, log=log, redactor=self.redactor)
+        except StoreError as exc:
+            self._remove_filters()
+            raise RunStoppedError(self.redactor(str(exc))) from None
 
     def _sender(self, settings: Settings, log: logging.Logger) -> Sender | DryRunSender:
         """The threaded sender, or in a dry run the writer of would-be calls."""

@@ -31,17 +31,16 @@ from __future__ import annotations
 
 import copy
 import signal
-import sys
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import PluginCapabilities
 from singer_sdk.target_base import Target
 from typing_extensions import override
 
 from refiner_http.settings import raise_if_invalid
-from target_refiner.errors import EXIT_FAILED, RunInterruptedError, RunStoppedError
+from refiner_http.stops import known_stops_exit
+from target_refiner.errors import RunInterruptedError, RunStoppedError
 from target_refiner.interrupt import InterruptibleReader
 from target_refiner.runtime import Runtime
 from target_refiner.settings import CONFIG_SCHEMA, check_settings, settings_from_config
@@ -125,15 +124,8 @@ class TargetRefiner(Target):
     @classmethod
     def invoke(cls, **kwargs: Any) -> None:
         """The SDK's CLI; a run that stops for a known reason ends with one line, no traceback."""
-        try:
+        with known_stops_exit(cls.logger):
             super().invoke(**kwargs)
-        except ConfigValidationError as exc:
-            problems = "; ".join(exc.errors) or str(exc)
-            cls.logger.error("Invalid configuration: %s", problems)  # noqa: TRY400 - one line
-            sys.exit(EXIT_FAILED)
-        except RunStoppedError as exc:
-            cls.logger.error("%s", exc)  # noqa: TRY400 - the message is the whole story
-            sys.exit(exc.exit_code)
 
     @override
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:

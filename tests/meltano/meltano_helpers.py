@@ -61,7 +61,7 @@ def sys_dir(meltano_yml: str, meltano_bin: str) -> Path:
 def project_meltano_yml() -> str:
     """The repo's meltano.yml with ``-e .`` pointing at the repo (the copy lives elsewhere)."""
     text = (ROOT / "meltano.yml").read_text(encoding="utf-8")
-    return text.replace("pip_url: -e .\n", f"pip_url: -e {ROOT}\n")
+    return re.sub(r"pip_url: -e \.(\[\w+\])?\n", rf"pip_url: -e {ROOT}\1\n", text)
 
 
 @dataclass

@@ -43,7 +43,7 @@ def test_meltano_yml_declares_exactly_the_plugin_settings(plugin_type, name):
     declared = [s["name"] for s in plugin["settings"]]
     assert declared == list(data["settings"]["properties"])
     assert plugin["capabilities"] == data["capabilities"]
-    assert plugin["pip_url"] == "-e ."
+    assert plugin["pip_url"] == "-e .[postgres]"  # pacing_url, a PostgreSQL webhook_store
     assert plugin["executable"] == name
     assert plugin["namespace"] == name.replace("-", "_")
     by_name = {s["name"]: s for s in plugin["settings"]}

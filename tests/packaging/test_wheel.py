@@ -23,7 +23,7 @@ from tests.reliability.tap_processes import records_of, sync
 pytestmark = pytest.mark.packaging
 
 ROOT = Path(__file__).resolve().parents[2]
-NOT_FOR_PRODUCTION = ("starlette", "uvicorn", "refiner_emulator", "pytest", "duckdb")
+NOT_FOR_PRODUCTION = ("starlette", "uvicorn", "psycopg", "refiner_emulator", "pytest", "duckdb")
 INSTALL_TIMEOUT = 600
 
 
@@ -69,7 +69,15 @@ def test_only_production_dependencies_are_installed(production_bin):
     found = run(production_bin / "python", "-c", probe, *NOT_FOR_PRODUCTION)
     assert found.returncode == 0, found.stderr
     assert json.loads(found.stdout) == []
-    needed = ("singer_sdk", "requests", "backoff", "msgspec", "tap_refiner", "refiner_webhooks")
+    needed = (
+        "singer_sdk",
+        "requests",
+        "backoff",
+        "msgspec",
+        "tap_refiner",
+        "refiner_webhooks",
+        "refiner_stores",
+    )
     present = run(production_bin / "python", "-c", probe, *needed)
     assert json.loads(present.stdout) == list(needed)
 
@@ -134,3 +142,25 @@ def test_target_sends_from_the_production_install(production_bin, emu, tmp_path)
     assert json.loads(sent.stdout.splitlines()[-1]) == {"done": True}
     (call,) = emu.calls(path="/v1/identify-user")
     assert call["params"] == {"id": "wheel-1", "plan": "pro"}
+
+
+def test_a_postgresql_setting_names_the_extra(production_bin, emu, tmp_path):
+    config = tmp_path / "target.json"
+    url = "postgresql://refiner:Lean-Secret-5@db.internal/refiner"
+    config.write_text(
+        json.dumps(
+            {
+                "api_key": emu.api_key,
+                "api_url": emu.api_url,
+                "state_dir": str(tmp_path / "state"),
+                "pacing_url": url,
+            }
+        )
+    )
+    stopped = run(production_bin / "target-refiner", "--config", config, input="")
+    assert stopped.returncode == 1
+    errors = [line for line in stopped.stderr.splitlines() if "ERROR" in line]
+    assert len(errors) == 1, stopped.stderr[-3000:]
+    assert errors[0].endswith("pip install 'refiner-singer[postgres]'")
+    assert "Lean-Secret-5" not in stopped.stderr
+    assert "Traceback" not in stopped.stderr

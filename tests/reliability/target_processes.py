@@ -52,7 +52,9 @@ def run_target(config: dict[str, Any], messages: list[dict[str, Any]], tmp_path:
     )
 
 
-def start_target(config: dict[str, Any], path: Path) -> subprocess.Popen[str]:
+def start_target(
+    config: dict[str, Any], path: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
     """``target-refiner`` reading a pipe the test writes to (and may leave open)."""
     path.write_text(json.dumps(config))
     return subprocess.Popen(
@@ -61,6 +63,7 @@ def start_target(config: dict[str, Any], path: Path) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=env,
     )
 
 

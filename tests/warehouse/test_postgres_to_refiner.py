@@ -73,6 +73,8 @@ def test_users_identified_with_typed_traits_and_events_tracked_once(
     reverse_etl, refiner_stack, warehouse
 ):
     calls, _ = reverse_etl()
+    # The `warehouse` environment paces in the warehouse itself (`pacing_url: postgresql://`).
+    assert warehouse.scalar("SELECT count(*) FROM refiner_pacing WHERE name = 'key'") == 1
     identified = {params["id"]: params for params in sent_to(calls, "/v1/identify-user")}
     assert sorted(identified) == [1, 2, 3]
     assert len(calls) == 3 + 3  # three users, three events: nothing else

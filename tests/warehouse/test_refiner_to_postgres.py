@@ -119,6 +119,8 @@ def test_refiner_to_postgres_typed_tables_and_upsert(
     }
     run = ("--environment=warehouse", "run", "tap-refiner", "target-postgres")
     meltano_project.run(*run, env=env)
+    # The `warehouse` environment paces in the warehouse itself (`pacing_url: postgresql://`).
+    assert warehouse.scalar("SELECT count(*) FROM refiner_pacing WHERE name = 'key'") == 1
 
     # Every stream is a table; every property a column of a useful type.
     types = column_types(warehouse)
