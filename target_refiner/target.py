@@ -40,7 +40,7 @@ from typing_extensions import override
 
 from refiner_http.settings import raise_if_invalid
 from refiner_http.stops import known_stops_exit
-from target_refiner.errors import RunInterruptedError, RunStoppedError
+from target_refiner.errors import RunInterruptedError
 from target_refiner.interrupt import InterruptibleReader
 from target_refiner.runtime import Runtime
 from target_refiner.settings import CONFIG_SCHEMA, check_settings, settings_from_config
