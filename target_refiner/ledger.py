@@ -23,6 +23,11 @@ Speed: WAL journal with ``synchronous=NORMAL`` (durable across a process crash, 
 kill -9 is; an OS crash may lose the last commits, which only causes re-sends), ``WITHOUT ROWID``,
 reads on a per-thread connection, and writes batched into one transaction by the sender's
 committer thread (:meth:`Ledger.commit`).
+
+Scale: nothing is loaded whole. The sender asks for the person links and entries of a batch of
+rows at a time (:meth:`Ledger.lookup_people`, :meth:`Ledger.lookup_entries`: a few indexed
+queries per thousands of rows), so memory follows the batch, not the ledger; the two lookups are
+all a ledger on another database needs to answer.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
     from pathlib import Path
 
 # Kinds: what "the last acknowledged payload" is remembered per. These strings are in every
@@ -43,6 +48,9 @@ LEDGER_IDENTIFY = "identify"  # per user key: hash of the identify payload
 LEDGER_SEGMENT = "segment"  # per (segment, user key): MEMBER or NOT_MEMBER
 LEDGER_DELETED = "deleted"  # per user key: the contact was deleted
 LEDGER_TRACK = "track"  # per (event identity, stream): the event was sent
+
+#: Keys per lookup query: well under SQLite's (and any database's) limit of bound parameters.
+LOOKUP_CHUNK = 500
 
 # The hash remembered for calls whose payload needs no comparing.
 MEMBER = "member"
@@ -121,6 +129,18 @@ class LedgerWrite:
     links: tuple[tuple[str, str], ...] = ()
 
 
+def verdict(key: LedgerKey | None, remembered: str | None, payload_hash: str) -> str | None:
+    """What a remembered hash says of a call: ``"skipped"``, ``"replayed"`` or None (send it)."""
+    if key is None or remembered != payload_hash:
+        return None
+    return "replayed" if key.kind == LEDGER_TRACK else "skipped"
+
+
+def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(values), LOOKUP_CHUNK):
+        yield values[start : start + LOOKUP_CHUNK]
+
+
 def ledger_path(state_dir: Path, api_url: str, api_key: str) -> Path:
     """The database for one Refiner environment, named by a one-way hash of url and key."""
     digest = hashlib.sha256(f"{api_url.rstrip('/')}\n{api_key}".encode()).hexdigest()[:16]
@@ -170,14 +190,39 @@ class Ledger:
 
     def already_done(self, key: LedgerKey | None, payload_hash: str) -> str | None:
         """``"skipped"`` (unchanged), ``"replayed"`` (event already sent) or None (send it)."""
-        if key is None or not self.is_unchanged(key, payload_hash):
-            return None
-        return "replayed" if key.kind == LEDGER_TRACK else "skipped"
+        return verdict(key, None if key is None else self.lookup(key), payload_hash)
 
-    def load_people(self) -> dict[str, str]:
-        """Every identifier -> person link (read once per run)."""
-        rows = self._conn().execute("SELECT identifier, person FROM person").fetchall()
-        return {str(identifier): str(person) for identifier, person in rows}
+    def lookup_people(self, identifiers: Collection[str]) -> dict[str, str]:
+        """Identifier -> person key for those of ``identifiers`` the ledger links.
+
+        One indexed query per ``LOOKUP_CHUNK`` identifiers: the ledger is never read whole.
+        """
+        found: dict[str, str] = {}
+        for chunk in _chunks(sorted(set(identifiers))):
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT identifier, person FROM person WHERE identifier IN ({marks})"  # noqa: S608 - only ? marks
+            found.update((str(i), str(p)) for i, p in self._conn().execute(query, chunk))
+        return found
+
+    def lookup_entries(self, keys: Collection[LedgerKey]) -> dict[LedgerKey, str]:
+        """The remembered hash of each of ``keys`` the ledger holds (absent: nothing remembered).
+
+        One indexed query per kind, scope and ``LOOKUP_CHUNK`` user keys.
+        """
+        groups: dict[tuple[str, str], set[str]] = {}
+        for key in keys:
+            groups.setdefault((key.kind, key.scope), set()).add(key.user_key)
+        found: dict[LedgerKey, str] = {}
+        for (kind, scope), user_keys in groups.items():
+            for chunk in _chunks(sorted(user_keys)):
+                marks = ",".join("?" * len(chunk))
+                query = (
+                    "SELECT user_key, hash FROM ledger"  # noqa: S608 - only ? marks
+                    f" WHERE kind=? AND scope=? AND user_key IN ({marks})"
+                )
+                rows = self._conn().execute(query, (kind, scope, *chunk))
+                found.update((LedgerKey(kind, str(user), scope), str(h)) for user, h in rows)
+        return found
 
     def commit(self, writes: Iterable[LedgerWrite]) -> None:
         """Apply acknowledged calls in one transaction."""

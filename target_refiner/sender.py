@@ -2,9 +2,13 @@
 
 Threads and their jobs:
 
-- the main (SDK) thread maps a row and calls :meth:`Sender.submit`. When the user has nothing in
-  flight it checks the ledger right there (an unchanged identify is acknowledged at once, which is
-  what makes a re-sync fast); otherwise the call joins that user's FIFO queue;
+- the main (SDK) thread maps a row and calls :meth:`Sender.submit`, which numbers it and adds it
+  to a batch. A batch (``LOOKUP_BATCH`` rows, or whatever waited ``LOOKUP_DELAY``: then the
+  *batcher* thread takes it) gets its people and ledger entries from the ledger in a few queries,
+  never the whole ledger, so memory does not grow with the account. Then, row by row in order: a
+  person with nothing in flight is checked against the ledger right there (an unchanged identify
+  is acknowledged at once, which is what makes a re-sync fast); otherwise the call joins that
+  person's FIFO queue;
 - workers send calls through the shared ``refiner_http`` policy (per-key and per-user pacing,
   ``Retry-After``, retries, error classification); there are as many as the observed latency
   needs to reach the key's rate, up to ``max_concurrency`` (``concurrency.py``);
@@ -54,12 +58,12 @@ from refiner_http import RefinerApiError, RefinerAuthError, RefinerEndpointError
 from refiner_http.policy import RETRYABLE_EXCEPTIONS
 from target_refiner.concurrency import Concurrency
 from target_refiner.errors import RunStoppedError
-from target_refiner.ledger import LedgerWrite
+from target_refiner.ledger import LedgerWrite, verdict
 from target_refiner.mapping_settings import DELETE_CONTACT, MIRROR_SEGMENT
 
 if TYPE_CHECKING:
     import logging
-    from collections.abc import Callable
+    from collections.abc import Callable, Collection
 
     from refiner_http import RefinerClient
     from target_refiner.deadletter import DeadLetter, JsonLines
@@ -70,6 +74,8 @@ if TYPE_CHECKING:
     from target_refiner.state import AckTracker
 
 COMMIT_BATCH = 1000
+LOOKUP_BATCH = 2000  # rows whose people and ledger entries are looked up together
+LOOKUP_DELAY = 0.05  # seconds a row waits for its batch to fill (input that trickles in)
 PARK_THRESHOLD = 0.002  # shorter pacing waits are slept in the worker
 DEFAULT_MAX_PENDING = 10_000
 
@@ -82,6 +88,16 @@ def person_ledger_key(call: ApiCall, person: str) -> LedgerKey | None:
     """The call's ledger key under the person key (None: the call is not remembered)."""
     key = call.ledger_key
     return None if key is None else key.under_person(person)
+
+
+@dataclass
+class Row:
+    """A submitted row, numbered, waiting for its batch's lookups."""
+
+    seq: int
+    stream: str
+    record: dict[str, Any]
+    call: ApiCall
 
 
 @dataclass
@@ -152,6 +168,11 @@ class Sender:
             cap=max_concurrency, calls_per_second=1.0 / client.policy.key_pacer.interval
         )
         self._workers: list[threading.Thread] = []
+        self._rows: list[Row] = []  # submitted, not looked up yet
+        self._batch_due = 0.0
+        self._batch_cond = threading.Condition(threading.RLock())
+        self._batcher = threading.Thread(target=self._batch_timer, name="batcher", daemon=True)
+        self._batcher.start()
         self._scheduler = threading.Thread(target=self._schedule, name="scheduler", daemon=True)
         self._committer = threading.Thread(target=self._commit_loop, name="committer", daemon=True)
         self._scheduler.start()
@@ -160,40 +181,29 @@ class Sender:
 
     # -- main thread ----------------------------------------------------------------------
     def submit(self, stream: str, record: dict[str, Any], call: ApiCall) -> None:
-        """Queue one row's call; acknowledges at once when the ledger says it is unchanged."""
+        """Queue one row's call; its ledger lookups are made with its batch's (see ``_run_batch``).
+
+        The row is numbered at once, so a STATE that follows waits for it.
+        """
         self.raise_if_failed()
+        with self._batch_cond:
+            self._rows.append(Row(self.tracker.open(), stream, record, call))
+            if len(self._rows) == 1:
+                self._batch_due = time.monotonic() + LOOKUP_DELAY
+                self._batch_cond.notify()
+            if len(self._rows) >= LOOKUP_BATCH or self.tracker.outstanding >= self.max_pending:
+                self._run_batch()
         if self.tracker.outstanding >= self.max_pending:
             self.tracker.wait_below(self.max_pending, self._stop)
             self.raise_if_failed()
-        found = self.people.resolve(call.identifiers or (call.user_key,))
-        if found.merged:
-            # Rare: a row links two people known apart. Let their calls finish, then merge.
-            self.flush()
-            self.ledger.merge_people(found.person, found.merged)
-        person = found.person
-        key = person_ledger_key(call, person)
-        with self._lock:
-            pending = self._busy.get(person)
-            if pending is not None:
-                pending.append(self._job(stream, record, call, found, check=True))
-                return
-        # Nothing of this person is in flight (only this thread adds work): the ledger is final.
-        done = _done_by_ledger(self.ledger, key, call, full_resend=self.full_resend)
-        if done is not None:
-            if found.links:  # e.g. the first run on a ledger older than person links
-                self.ledger.commit([LedgerWrite(None, "", person, found.links)])
-            getattr(self.progress, done)(stream)
-            return
-        job = self._job(stream, record, call, found, check=False)
-        with self._lock:
-            self._busy[person] = collections.deque()
-        self._dispatch(job)
 
     def flush(self, interrupted: Callable[[], bool] | None = None) -> bool:
         """Wait until every submitted row is acknowledged; raise if the run failed.
 
         With ``interrupted``, stop waiting (and return False) once it says so.
         """
+        with self._batch_cond:
+            self._run_batch()
         timeout = None if interrupted is None else 0.2
         while not self.tracker.wait_below(1, self._stop, timeout=timeout):
             if interrupted is not None and interrupted():
@@ -209,6 +219,8 @@ class Sender:
     def interrupt(self) -> None:
         """Finish the calls in flight and commit them; leave every queued row unacknowledged."""
         self._halt.set()
+        with self._batch_cond:
+            self._rows.clear()  # numbered but never looked at: they stay unacknowledged
         with self._parked_cond:
             self._parked.clear()
             self._parked_cond.notify_all()
@@ -228,8 +240,10 @@ class Sender:
             self._ready.put(None)
         with self._parked_cond:
             self._parked_cond.notify_all()
+        with self._batch_cond:
+            self._batch_cond.notify_all()
         self._commits.put(None)
-        for thread in [*workers, self._scheduler, self._committer]:
+        for thread in [*workers, self._scheduler, self._committer, self._batcher]:
             thread.join(timeout=10)
 
     @property
@@ -247,17 +261,111 @@ class Sender:
                 self._workers.append(worker)
                 worker.start()
 
+    # -- batches of rows (main thread, or the batcher for a batch left waiting) -----------
+    def _batch_timer(self) -> None:
+        """Look up a batch that has waited ``LOOKUP_DELAY`` (input that trickles in)."""
+        with self._batch_cond:
+            while not self._stop.is_set():
+                if not self._rows:
+                    self._batch_cond.wait()
+                    continue
+                due = self._batch_due - time.monotonic()
+                if due > 0:
+                    self._batch_cond.wait(timeout=due)
+                    continue
+                try:
+                    self._run_batch()
+                except BaseException as exc:  # noqa: BLE001 - any surprise stops the run cleanly
+                    self._fail(exc)
+
+    def _run_batch(self) -> None:
+        """Resolve, look up and dispatch the waiting rows, in order (under ``_batch_cond``).
+
+        People and ledger entries come from the ledger in a few queries for the whole batch.
+        An entry read then is trusted only for a person with nothing in flight then and nothing
+        dispatched since (``touched``): only that person's own calls change their entries.
+        """
+        rows, self._rows = self._rows, []
+        if not rows or self._halt.is_set():
+            return
+        self.people.prefetch(i for row in rows for i in _identifiers(row.call))
+        with self._lock:
+            touched = set(self._busy)
+        entries = Entries(self.ledger, self._likely_keys(rows))
+        skipped: list[tuple[Row, Resolution, str]] = []
+        for row in rows:
+            self._place(row, entries, touched, skipped)
+        self._acknowledge_skipped(skipped)
+
+    def _acknowledge_skipped(self, skipped: list[tuple[Row, Resolution, str]]) -> None:
+        """Rows the ledger made needless: record the links they taught us, then acknowledge."""
+        links = [link for _, found, _ in skipped for link in found.links]
+        if links:  # e.g. the first run on a ledger older than person links
+            self.ledger.commit([LedgerWrite(None, "", "", tuple(links))])
+            self.people.saved(links)
+        for row, _, done in skipped:
+            getattr(self.progress, done)(row.stream)
+            self.tracker.close(row.seq)
+        skipped.clear()
+
+    def _likely_keys(self, rows: list[Row]) -> list[LedgerKey]:
+        """The ledger keys the rows will most likely need (before this batch's own links)."""
+        keys = []
+        for row in rows:
+            if self.full_resend or not row.call.trust_ledger:
+                continue
+            owners = map(self.people.owner, _identifiers(row.call))
+            person = next((p for p in owners if p is not None), _identifiers(row.call)[0])
+            key = person_ledger_key(row.call, person)
+            if key is not None:
+                keys.append(key)
+        return keys
+
+    def _place(
+        self,
+        row: Row,
+        entries: Entries,
+        touched: set[str],
+        skipped: list[tuple[Row, Resolution, str]],
+    ) -> None:
+        """One row: queued behind its person's call, skipped by the ledger, or dispatched."""
+        found = self.people.resolve(_identifiers(row.call))
+        if found.merged:
+            # Rare: a row links two people known apart. Let earlier rows finish, then merge.
+            self._acknowledge_skipped(skipped)
+            self.tracker.wait_rows_before(row.seq, self._stop)
+            self.raise_if_failed()
+            self.ledger.merge_people(found.person, found.merged)
+            touched.update(found.merged)
+        person = found.person
+        with self._lock:
+            pending = self._busy.get(person)
+            if pending is not None:
+                pending.append(self._job(row, found, check=True))
+                touched.add(person)
+                return
+        # Nothing of this person is in flight (only this thread adds work): the ledger is final.
+        key = person_ledger_key(row.call, person)
+        fresh = person not in touched
+        done = _done_by_ledger(entries, key, row.call, fresh=fresh, full_resend=self.full_resend)
+        if done is not None:
+            skipped.append((row, found, done))
+            return
+        touched.add(person)
+        job = self._job(row, found, check=False)
+        with self._lock:
+            self._busy[person] = collections.deque()
+        self._dispatch(job)
+
     # -- helpers --------------------------------------------------------------------------
-    def _job(
-        self, stream: str, record: dict[str, Any], call: ApiCall, found: Resolution, *, check: bool
-    ) -> Job:
+    def _job(self, row: Row, found: Resolution, *, check: bool) -> Job:
         return Job(
-            seq=self.tracker.open(),
-            stream=stream,
-            record=record,
-            call=call,
+            seq=row.seq,
+            stream=row.stream,
+            record=row.record,
+            call=row.call,
             person=found.person,
-            ledger_key=person_ledger_key(call, found.person),
+            ledger_key=person_ledger_key(row.call, found.person),
             links=found.links,
             check=check,
         )
@@ -320,7 +428,9 @@ class Sender:
     def _run(self, job: Job) -> Outcome | None:
         call = job.call
         if job.check:
-            done = _done_by_ledger(self.ledger, job.ledger_key, call, full_resend=self.full_resend)
+            done = _done_by_ledger(
+                Entries(self.ledger), job.ledger_key, call, full_resend=self.full_resend
+            )
             if done is not None:
                 return Outcome(job, done)
         try:
@@ -408,6 +518,7 @@ class Sender:
                 )
         if writes:
             self.ledger.commit(writes)
+            self.people.saved(link for o in batch for link in o.job.links)
         for o in batch:
             getattr(self.progress, o.kind)(o.job.stream)
             if o.job.call.tally is not None:
@@ -428,13 +539,41 @@ class Sender:
         self._dispatch(job)
 
 
+def _identifiers(call: ApiCall) -> tuple[str, ...]:
+    """Every identifier a call names its person by (at least its user key)."""
+    return call.identifiers or (call.user_key,)
+
+
+class Entries:
+    """Ledger entries looked up for a batch of rows at once; other keys are read one by one."""
+
+    def __init__(self, ledger: Ledger, keys: Collection[LedgerKey] = ()) -> None:
+        """Look ``keys`` up now (one query per kind, scope and few hundred keys)."""
+        self.ledger = ledger
+        self._asked = set(keys)
+        self._found = ledger.lookup_entries(self._asked) if self._asked else {}
+
+    def verdict(self, key: LedgerKey | None, payload_hash: str, *, fresh: bool) -> str | None:
+        """The ledger's verdict on a call; ``fresh``: the batch's read may be used."""
+        if key is None:
+            return None
+        if fresh and key in self._asked:
+            return verdict(key, self._found.get(key), payload_hash)
+        return self.ledger.already_done(key, payload_hash)
+
+
 def _done_by_ledger(
-    ledger: Ledger, key: LedgerKey | None, call: ApiCall, *, full_resend: bool
+    entries: Entries,
+    key: LedgerKey | None,
+    call: ApiCall,
+    *,
+    full_resend: bool,
+    fresh: bool = False,
 ) -> str | None:
-    """What the ledger says makes the call needless (see ``Ledger.already_done``), or None."""
+    """What the ledger says makes the call needless (see ``ledger.verdict``), or None."""
     if full_resend or not call.trust_ledger:
         return None
-    return ledger.already_done(key, call.payload_hash)
+    return entries.verdict(key, call.payload_hash, fresh=fresh)
 
 
 def _contact_already_gone(call: ApiCall, exc: RefinerApiError) -> bool:
@@ -466,9 +605,10 @@ class DryRunSender:
 
     def submit(self, stream: str, record: dict[str, Any], call: ApiCall) -> None:  # noqa: ARG002
         """Write the call unless the ledger says Refiner already has it."""
-        person = self.people.resolve(call.identifiers or (call.user_key,)).person
-        key = person_ledger_key(call, person)
-        done = _done_by_ledger(self.ledger, key, call, full_resend=self.full_resend)
+        found = self.people.resolve(_identifiers(call))
+        self.people.saved(found.links)  # nothing is committed in a dry run: keep memory bounded
+        key = person_ledger_key(call, found.person)
+        done = _done_by_ledger(Entries(self.ledger), key, call, full_resend=self.full_resend)
         if done is not None:
             getattr(self.progress, done)(stream)
             return

@@ -79,6 +79,19 @@ class AckTracker:
         with self._cond:
             return self._cond.wait_for(lambda: self._rows < limit or stop.is_set(), timeout=timeout)
 
+    def wait_rows_before(self, seq: int, stop: threading.Event) -> None:
+        """Block until every row numbered before ``seq`` is acknowledged (holds do not count)."""
+        with self._cond:
+            self._cond.wait_for(lambda: stop.is_set() or not self._rows_open_before(seq))
+
+    def _rows_open_before(self, seq: int) -> bool:
+        for open_seq, hold in self._open.items():
+            if open_seq >= seq:
+                return False
+            if not hold:
+                return True
+        return False
+
     def wake(self) -> None:
         """Wake every waiter (after a fatal error)."""
         with self._cond:
