@@ -83,6 +83,10 @@ class People:
         owner = self._unsaved.get(identifier, _UNKNOWN)
         return self._known.get(identifier) if owner is _UNKNOWN else cast("str", owner)
 
+    def __len__(self) -> int:
+        """How many identifiers are held in memory (cached, or learned and not committed)."""
+        return len(self._known) + len(self._unsaved)
+
     def saved(self, links: Iterable[tuple[str, str]]) -> None:
         """These links are committed to the ledger (any thread): they may leave memory."""
         self._saved.extend(links)
