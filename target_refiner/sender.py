@@ -12,9 +12,12 @@ Threads and their jobs:
 - workers send calls through the shared ``refiner_http`` policy (per-key and per-user pacing,
   ``Retry-After``, retries, error classification); there are as many as the observed latency
   needs to reach the key's rate, up to ``max_concurrency`` (``concurrency.py``);
-- a scheduler parks a user's next call until that user's pacing slot is free (read with
-  ``KeyedPacer.wait_time``), so one busy user never occupies a worker while it waits: the other
-  users' rows keep flowing (no head-of-line blocking);
+- a person's call books that person's pacing slot when it is dispatched (``KeyedPacer.reserve``,
+  from the person's schedule, so waiting for a worker or for the key's slot is not added to the
+  person's pace), and a scheduler parks it until then, so one busy person never occupies a
+  worker while it waits: the other people's rows keep flowing (no head-of-line blocking). A
+  person's next call goes to the workers before any person's first (a priority queue), so a
+  busy person keeps their slots however many others are queued;
 - one committer writes acknowledged calls to the ledger in batched transactions, writes API
   rejections to the dead-letter file, and only *then* acknowledges the rows.
 
@@ -112,6 +115,7 @@ class Job:
     ledger_key: LedgerKey | None
     links: tuple[tuple[str, str], ...] = ()
     check: bool = False  # re-check the ledger just before sending
+    booked: bool = False  # the person's pacing slot for the first attempt is booked
 
 
 @dataclass
@@ -159,7 +163,8 @@ class Sender:
         self._idle = threading.Condition()
         self._lock = threading.Lock()
         self._busy: dict[str, collections.deque[Job]] = {}
-        self._ready: queue.Queue[Job | None] = queue.Queue()
+        #: (priority, tie, job): a person's next call (0) goes before a person's first (1).
+        self._ready: queue.PriorityQueue[tuple[int, int, Job | None]] = queue.PriorityQueue()
         self._commits: queue.Queue[Outcome | threading.Event | None] = queue.Queue()
         self._parked: list[tuple[float, int, Job]] = []
         self._parked_cond = threading.Condition()
@@ -237,7 +242,7 @@ class Sender:
             self._stop.set()  # under the lock: no worker is added after this
             workers = list(self._workers)
         for _ in workers:
-            self._ready.put(None)
+            self._ready.put((-1, next(self._tie), None))
         with self._parked_cond:
             self._parked_cond.notify_all()
         with self._batch_cond:
@@ -370,13 +375,27 @@ class Sender:
             check=check,
         )
 
-    def _dispatch(self, job: Job) -> None:
-        """Hand a job to the workers now, or park it until its person's pacing slot is free."""
+    def _dispatch(self, job: Job, *, continued: bool = False) -> None:
+        """Book the person's next slot, then hand the job to the workers or park it until then.
+
+        The slot is booked here, from the person's schedule, not by the worker when it gets
+        the job: the time a job waits for a worker, and for the key's slot, is not added to the
+        person's pace. A person's next call (``continued``) goes before any person's first, so
+        a busy person's calls keep their slots however many others are queued.
+        """
         if self._halt.is_set():
             return  # interrupted: the row stays unacknowledged
-        wait = self.client.policy.user_pacer.wait_time(job.person)
+        if job.check:  # the person's previous call is committed: the ledger is final here
+            done = _done_by_ledger(
+                Entries(self.ledger), job.ledger_key, job.call, full_resend=self.full_resend
+            )
+            if done is not None:
+                self._commits.put(Outcome(job, done))
+                return
+        wait = self.client.policy.user_pacer.reserve(job.person)
+        job.booked = True
         if wait <= PARK_THRESHOLD:
-            self._ready.put(job)
+            self._ready.put((0 if continued else 1, next(self._tie), job))
             return
         with self._parked_cond:
             heapq.heappush(self._parked, (time.monotonic() + wait, next(self._tie), job))
@@ -400,12 +419,12 @@ class Sender:
                 if due > 0:
                     self._parked_cond.wait(timeout=due)
                     continue
-                self._ready.put(heapq.heappop(self._parked)[2])
+                self._ready.put((0, next(self._tie), heapq.heappop(self._parked)[2]))
 
     # -- worker threads -------------------------------------------------------------------
     def _work(self) -> None:
         while True:
-            job = self._ready.get()
+            _, _, job = self._ready.get()
             if job is None or self._stop.is_set():
                 return
             with self._idle:
@@ -427,12 +446,6 @@ class Sender:
 
     def _run(self, job: Job) -> Outcome | None:
         call = job.call
-        if job.check:
-            done = _done_by_ledger(
-                Entries(self.ledger), job.ledger_key, call, full_resend=self.full_resend
-            )
-            if done is not None:
-                return Outcome(job, done)
         try:
             answer = self.client.send(
                 call.method,
@@ -440,6 +453,7 @@ class Sender:
                 params=call.params,
                 json_body=call.json_body,
                 user_key=job.person,
+                user_slot_booked=job.booked,
             )
         except (RefinerAuthError, RefinerEndpointError) as exc:
             self._fail(exc)
@@ -536,7 +550,7 @@ class Sender:
             else:
                 self._busy.pop(user, None)
                 return
-        self._dispatch(job)
+        self._dispatch(job, continued=True)
 
 
 def _identifiers(call: ApiCall) -> tuple[str, ...]:
