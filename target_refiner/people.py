@@ -100,12 +100,11 @@ class People:
 
     def resolve(self, identifiers: Sequence[str]) -> Resolution:
         """The person ``identifiers`` (id first, then email) belong to."""
-        if any(i not in self._unsaved and i not in self._known for i in identifiers):
-            self.prefetch(identifiers)
-        first = self.owner(identifiers[0])
-        if first is not None and all(self.owner(i) == first for i in identifiers[1:]):
+        owners = self._owners(identifiers)
+        first = owners[0]
+        if first is not None and owners.count(first) == len(owners):
             return Resolution(first)  # the re-sync case: nothing new to learn about this person
-        known = [p for p in map(self.owner, identifiers) if p is not None]
+        known = [p for p in owners if p is not None]
         person = known[0] if known else identifiers[0]
         merged = tuple(dict.fromkeys(p for p in known if p != person))
         if merged:
@@ -117,3 +116,17 @@ class People:
         links = tuple((i, person) for i in identifiers if self.owner(i) != person)
         self._unsaved.update(links)
         return Resolution(person, links, merged)
+
+    def _owners(self, identifiers: Sequence[str]) -> list[str | None]:
+        """Each identifier's person key (None: not linked), looking up what is not cached."""
+        unsaved, known = self._unsaved, self._known
+        owners: list[str | None] = []
+        for identifier in identifiers:
+            owner = unsaved.get(identifier, _UNKNOWN)
+            if owner is _UNKNOWN:
+                owner = known.get(identifier, _UNKNOWN)
+                if owner is _UNKNOWN:
+                    self.prefetch(identifiers)
+                    return [self.owner(i) for i in identifiers]
+            owners.append(cast("str | None", owner))
+        return owners

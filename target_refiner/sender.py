@@ -77,8 +77,8 @@ if TYPE_CHECKING:
     from target_refiner.state import AckTracker
 
 COMMIT_BATCH = 1000
-LOOKUP_BATCH = 2000  # rows whose people and ledger entries are looked up together
-LOOKUP_DELAY = 0.05  # seconds a row waits for its batch to fill (input that trickles in)
+LOOKUP_BATCH = 1000  # rows whose people and ledger entries are looked up together
+LOOKUP_DELAY = 0.25  # seconds a row waits for its batch to fill (input that trickles in)
 PARK_THRESHOLD = 0.002  # shorter pacing waits are slept in the worker
 DEFAULT_MAX_PENDING = 10_000
 
