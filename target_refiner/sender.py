@@ -310,7 +310,7 @@ class Sender:
             self.people.saved(links)
         for row, _, done in skipped:
             getattr(self.progress, done)(row.stream)
-            self.tracker.close(row.seq)
+        self.tracker.close_all(row.seq for row, _, _ in skipped)
         skipped.clear()
 
     def _likely_keys(self, rows: list[Row]) -> list[LedgerKey]:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import logging
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
 
 class AckTracker:
@@ -52,6 +52,15 @@ class AckTracker:
         with self._cond:
             hold = self._open.pop(seq, None)
             self._rows -= hold is False
+            self._release()
+            self._cond.notify_all()
+
+    def close_all(self, seqs: Iterable[int]) -> None:
+        """Acknowledge many rows at once (one lock, one release: a re-sync's batch)."""
+        with self._cond:
+            for seq in seqs:
+                hold = self._open.pop(seq, None)
+                self._rows -= hold is False
             self._release()
             self._cond.notify_all()
 
