@@ -18,6 +18,11 @@ Processes run as the console scripts, like in production; peaks are sampled from
     .venv/bin/python bench/scale.py resync --sizes 100000 1000000
     .venv/bin/python bench/scale.py first --sizes 5000 40000
     .venv/bin/python bench/scale.py tap --sizes 20000 200000
+    .venv/bin/python bench/scale.py tap --sizes 20000 200000 --window-days 4.5 0.45
+
+The emulator spreads responses over 90 days, so with the default 30-day windows a larger case
+means fuller windows, not a longer history; ``--window-days`` keeps ~1000 responses a window
+and scales the number of windows instead (what a larger account looks like).
 """
 
 from __future__ import annotations
@@ -191,11 +196,13 @@ def target_case(emu: EmulatorProcess, tmp: Path, rows: int, *, seeded: bool) -> 
     }
 
 
-def tap_case(tmp: Path, responses: int) -> dict:
+def tap_case(tmp: Path, responses: int, window_days: float | None) -> dict:
     """tap-refiner (responses + answers) over an emulator with ``responses`` responses."""
     args = ("--contacts", "2000", "--responses", str(responses), "--seed", "1", "--quiet")
     with EmulatorProcess(*args, timeout=900) as emu:
-        config = {"api_key": emu.api_key, "api_url": emu.api_url, "start_date": "2000-01-01"}
+        config: dict = {"api_key": emu.api_key, "api_url": emu.api_url, "start_date": "2000-01-01"}
+        if window_days is not None:
+            config["responses_window_days"] = window_days
         config_path = tmp / "tap.json"
         config_path.write_text(json.dumps(config))
         catalog = tmp / "catalog.json"
@@ -250,12 +257,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("case", choices=["resync", "first", "tap"])
     parser.add_argument("--sizes", type=int, nargs="+", required=True)
+    parser.add_argument(
+        "--window-days",
+        type=float,
+        nargs="+",
+        help="tap: responses_window_days per size (the emulator spreads responses over 90 days)",
+    )
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         if args.case == "tap":
-            results = [tap_case(tmp, size) for size in args.sizes]
+            days = args.window_days or [None] * len(args.sizes)
+            results = [tap_case(tmp, size, d) for size, d in zip(args.sizes, days, strict=True)]
             table(results, ["rss_mb", "temp_mb", "requests", "rows_per_s", "wall_s"])
             return
         with EmulatorProcess("--contacts", "0", "--responses", "0", "--quiet") as emu:

@@ -75,8 +75,8 @@ class People:
             found = self._ledger.lookup_people(missing)
             for identifier in missing:
                 self._known[identifier] = found.get(identifier)
-            while len(self._known) > self._cache_size:
-                self._known.popitem(last=False)
+        while len(self._known) > self._cache_size:
+            self._known.popitem(last=False)
 
     def owner(self, identifier: str) -> str | None:
         """The person key ``identifier`` is linked to, if any (it must have been prefetched)."""
