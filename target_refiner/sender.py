@@ -176,12 +176,9 @@ class Sender:
         self._rows: list[Row] = []  # submitted, not looked up yet
         self._batch_due = 0.0
         self._batch_cond = threading.Condition(threading.RLock())
-        self._batcher = threading.Thread(target=self._batch_timer, name="batcher", daemon=True)
-        self._batcher.start()
-        self._scheduler = threading.Thread(target=self._schedule, name="scheduler", daemon=True)
-        self._committer = threading.Thread(target=self._commit_loop, name="committer", daemon=True)
-        self._scheduler.start()
-        self._committer.start()
+        self._batcher = _started(self._batch_timer, "batcher")
+        self._scheduler = _started(self._schedule, "scheduler")
+        self._committer = _started(self._commit_loop, "committer")
         self._grow(self._concurrency.start)
 
     # -- main thread ----------------------------------------------------------------------
@@ -551,6 +548,12 @@ class Sender:
                 self._busy.pop(user, None)
                 return
         self._dispatch(job, continued=True)
+
+
+def _started(target: Callable[[], None], name: str) -> threading.Thread:
+    thread = threading.Thread(target=target, name=name, daemon=True)
+    thread.start()
+    return thread
 
 
 def _identifiers(call: ApiCall) -> tuple[str, ...]:
