@@ -36,7 +36,7 @@ import hashlib
 import sqlite3
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
@@ -83,9 +83,11 @@ def identifiers_of(identity: Mapping[str, object]) -> tuple[str, ...]:
     return tuple(names)
 
 
-@dataclass(frozen=True)
-class LedgerKey:
-    """Where the ledger remembers a call: ``(kind, user_key, scope)``."""
+class LedgerKey(NamedTuple):
+    """Where the ledger remembers a call: ``(kind, user_key, scope)``.
+
+    A named tuple: batches of rows hash thousands of these (a dataclass hashes in Python).
+    """
 
     kind: str
     user_key: str
@@ -201,7 +203,7 @@ class Ledger:
         for chunk in _chunks(sorted(set(identifiers))):
             marks = ",".join("?" * len(chunk))
             query = f"SELECT identifier, person FROM person WHERE identifier IN ({marks})"  # noqa: S608 - only ? marks
-            found.update((str(i), str(p)) for i, p in self._conn().execute(query, chunk))
+            found.update(self._conn().execute(query, chunk).fetchall())  # TEXT columns: str
         return found
 
     def lookup_entries(self, keys: Collection[LedgerKey]) -> dict[LedgerKey, str]:
@@ -210,8 +212,8 @@ class Ledger:
         One indexed query per kind, scope and ``LOOKUP_CHUNK`` user keys.
         """
         groups: dict[tuple[str, str], set[str]] = {}
-        for key in keys:
-            groups.setdefault((key.kind, key.scope), set()).add(key.user_key)
+        for kind, user_key, scope in keys:
+            groups.setdefault((kind, scope), set()).add(user_key)
         found: dict[LedgerKey, str] = {}
         for (kind, scope), user_keys in groups.items():
             for chunk in _chunks(sorted(user_keys)):
@@ -220,8 +222,8 @@ class Ledger:
                     "SELECT user_key, hash FROM ledger"  # noqa: S608 - only ? marks
                     f" WHERE kind=? AND scope=? AND user_key IN ({marks})"
                 )
-                rows = self._conn().execute(query, (kind, scope, *chunk))
-                found.update((LedgerKey(kind, str(user), scope), str(h)) for user, h in rows)
+                rows = self._conn().execute(query, (kind, scope, *chunk)).fetchall()
+                found.update((LedgerKey(kind, user, scope), h) for user, h in rows)
         return found
 
     def commit(self, writes: Iterable[LedgerWrite]) -> None:

@@ -54,29 +54,27 @@ class People:
         """Nothing is read until a batch asks."""
         self._ledger = ledger
         self._cache_size = cache_size
-        #: identifier -> person key, or None when the ledger has no link for it (LRU order).
+        #: identifier -> person key, or None when the ledger has no link for it (oldest first).
         self._known: collections.OrderedDict[str, str | None] = collections.OrderedDict()
         #: Links learned this run and not committed yet: they win over ``_known``.
         self._unsaved: dict[str, str] = {}
         self._saved: collections.deque[tuple[str, str]] = collections.deque()
 
     def prefetch(self, identifiers: Iterable[str]) -> None:
-        """Make sure every one of ``identifiers`` is cached (one lookup for the missing ones)."""
+        """Cache those of ``identifiers`` not cached yet, in one lookup.
+
+        The cache drops its oldest entries first; one needed again after that is simply
+        looked up again (``resolve`` does so for whatever is missing).
+        """
         self._take_saved()
-        missing = []
-        for identifier in identifiers:
-            if identifier in self._unsaved:
-                continue
-            if identifier in self._known:
-                self._known.move_to_end(identifier)
-            else:
-                missing.append(identifier)
+        known, unsaved = self._known, self._unsaved
+        missing = [i for i in identifiers if i not in known and i not in unsaved]
         if missing:
             found = self._ledger.lookup_people(missing)
             for identifier in missing:
-                self._known[identifier] = found.get(identifier)
-        while len(self._known) > self._cache_size:
-            self._known.popitem(last=False)
+                known[identifier] = found.get(identifier)
+        while len(known) > self._cache_size:
+            known.popitem(last=False)
 
     def owner(self, identifier: str) -> str | None:
         """The person key ``identifier`` is linked to, if any (it must have been prefetched)."""

@@ -101,6 +101,9 @@ class Row:
     stream: str
     record: dict[str, Any]
     call: ApiCall
+    #: The person and ledger key the batch's lookups expect (before its own rows' links).
+    guess: str = ""
+    key: LedgerKey | None = None
 
 
 @dataclass
@@ -312,15 +315,16 @@ class Sender:
 
     def _likely_keys(self, rows: list[Row]) -> list[LedgerKey]:
         """The ledger keys the rows will most likely need (before this batch's own links)."""
+        owner = self.people.owner
         keys = []
         for row in rows:
+            ids = _identifiers(row.call)
+            row.guess = owner(ids[0]) or next((p for p in map(owner, ids) if p), ids[0])
             if self.full_resend or not row.call.trust_ledger:
                 continue
-            owners = map(self.people.owner, _identifiers(row.call))
-            person = next((p for p in owners if p is not None), _identifiers(row.call)[0])
-            key = person_ledger_key(row.call, person)
-            if key is not None:
-                keys.append(key)
+            row.key = person_ledger_key(row.call, row.guess)
+            if row.key is not None:
+                keys.append(row.key)
         return keys
 
     def _place(
@@ -347,7 +351,7 @@ class Sender:
                 touched.add(person)
                 return
         # Nothing of this person is in flight (only this thread adds work): the ledger is final.
-        key = person_ledger_key(row.call, person)
+        key = row.key if person == row.guess else person_ledger_key(row.call, person)
         fresh = person not in touched
         done = _done_by_ledger(entries, key, row.call, fresh=fresh, full_resend=self.full_resend)
         if done is not None:
