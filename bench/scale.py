@@ -41,6 +41,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from refiner_emulator.testing import EmulatorProcess
@@ -207,7 +208,9 @@ def tap_case(tmp: Path, responses: int, window_days: float | None) -> dict:
     """tap-refiner (responses + answers) over an emulator with ``responses`` responses."""
     args = ("--contacts", "2000", "--responses", str(responses), "--seed", "1", "--quiet")
     with EmulatorProcess(*args, timeout=900) as emu:
-        config: dict = {"api_key": emu.api_key, "api_url": emu.api_url, "start_date": "2000-01-01"}
+        # the emulator's responses lie within the 90 days before its start
+        start = (datetime.now(timezone.utc) - timedelta(days=92)).date().isoformat()
+        config: dict = {"api_key": emu.api_key, "api_url": emu.api_url, "start_date": start}
         if window_days is not None:
             config["responses_window_days"] = window_days
         config_path = tmp / "tap.json"
