@@ -21,11 +21,11 @@ Processes run as the console scripts, like in production; peaks are sampled from
     .venv/bin/python bench/scale.py resync --sizes 100000 1000000
     .venv/bin/python bench/scale.py first --sizes 5000 40000
     .venv/bin/python bench/scale.py tap --sizes 20000 200000
-    .venv/bin/python bench/scale.py tap --sizes 20000 200000 --window-days 4.5 0.45
+    .venv/bin/python bench/scale.py tap --sizes 20000 200000 --window-days 9 1
 
 The emulator spreads responses over 90 days, so with the default 30-day windows a larger case
-means fuller windows, not a longer history; ``--window-days`` keeps ~1000 responses a window
-and scales the number of windows instead (what a larger account looks like).
+means fuller windows, not a longer history; ``--window-days`` (whole days, per size) gives the
+larger case more, smaller windows instead.
 """
 
 from __future__ import annotations
@@ -204,7 +204,7 @@ def target_case(emu: EmulatorProcess, tmp: Path, rows: int, *, seeded: bool) -> 
     }
 
 
-def tap_case(tmp: Path, responses: int, window_days: float | None) -> dict:
+def tap_case(tmp: Path, responses: int, window_days: int | None) -> dict:
     """tap-refiner (responses + answers) over an emulator with ``responses`` responses."""
     args = ("--contacts", "2000", "--responses", str(responses), "--seed", "1", "--quiet")
     with EmulatorProcess(*args, timeout=900) as emu:
@@ -270,7 +270,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", required=True)
     parser.add_argument(
         "--window-days",
-        type=float,
+        type=int,
         nargs="+",
         help="tap: responses_window_days per size (the emulator spreads responses over 90 days)",
     )
