@@ -89,6 +89,7 @@ class Lockstep:
         self._handed: dict[str, SpooledWindow] = {}
         self.ready = False  # the follower's sync has reached its windows
         self.finished = False  # the follower's sync is over
+        self.completed = False  # ... and it went through every window
         self._abandoned = False
         self.error: BaseException | None = None
         self.thread: threading.Thread | None = None
@@ -173,6 +174,7 @@ class SharedWindows:
         self._waiting: set[str] | None = None
         self._oldest: dict[str, datetime | None] = {}
         self._lockstep: Lockstep | None = None
+        self._synced: set[str] = set()  # followers that wrote every window in turns
 
     # -- who reads ----------------------------------------------------------------------------
     def start(self, reader: str, readers: Iterable[str]) -> None:
@@ -234,6 +236,7 @@ class SharedWindows:
         def follow() -> None:
             try:
                 sync()
+                lockstep.completed = True
             except BaseException as exc:  # noqa: BLE001 - handed to the leader's thread
                 lockstep.abandon(exc)
             finally:
@@ -247,16 +250,18 @@ class SharedWindows:
         if lockstep.thread is None:
             return
         through = lockstep.through()
-        if not through:
+        if not through:  # e.g. the SDK's record limit (--test) ended the leader early
             lockstep.abandon()
         lockstep.thread.join()
+        self._lockstep = None  # a follower that did not go through syncs again on its own
+        if lockstep.completed:
+            self._synced.add(lockstep.follower)
         if through and lockstep.error is not None:
             raise lockstep.error
 
     def synced(self, reader: str) -> bool:
         """True when ``reader`` already ran as a follower: the SDK's own sync has nothing to do."""
-        lockstep = self._lockstep
-        return lockstep is not None and lockstep.follower == reader and lockstep.finished
+        return reader in self._synced
 
     def take_turn(self, reader: str, index: int) -> None:
         """Wait until ``reader`` may write its window ``index`` (at once outside a lockstep)."""

@@ -155,3 +155,32 @@ def test_a_follower_that_fails_stops_its_leader_with_its_error():
     shared.end_turn("answers", 0)
     with pytest.raises(ConnectionError, match=BROKE):
         shared.finish("answers")  # the leader got through: the follower's error is the run's
+
+
+def test_a_leader_stopped_early_leaves_its_follower_to_sync_on_its_own():
+    """E.g. the SDK's record limit (``--test``) ends the leader after one record: the
+    follower is woken, and when the SDK reaches it, it reads its windows itself."""
+    shared = SharedWindows()
+    stopped: list[BaseException] = []
+
+    def follow() -> None:
+        shared.start("responses", ["answers", "responses"])
+        shared.pair("responses", ["w0"], [])
+        try:
+            shared.read("w0", reader([], "responses"), "responses")
+        except BaseException as exc:
+            stopped.append(exc)
+            raise
+
+    shared.start("answers", ["answers", "responses"])
+    shared.pair("answers", ["w0"], [("responses", lambda: ["w0"], follow)])
+    shared.finish("answers")  # before writing its window
+
+    assert len(stopped) == 1
+    assert not shared.synced("responses")
+    calls: list[str] = []
+    window = shared.read("w0", reader(calls, "responses"), "responses")
+    assert calls == ["responses"]  # read by itself now
+    assert list(window.items()) == ITEMS
+    shared.written(window, "responses")
+    assert window.file.closed
