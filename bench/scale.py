@@ -21,11 +21,6 @@ Processes run as the console scripts, like in production; peaks are sampled from
     .venv/bin/python bench/scale.py resync --sizes 100000 1000000
     .venv/bin/python bench/scale.py first --sizes 5000 40000
     .venv/bin/python bench/scale.py tap --sizes 20000 200000
-    .venv/bin/python bench/scale.py tap --sizes 20000 200000 --window-days 9 1
-
-The emulator spreads responses over 90 days, so with the default 30-day windows a larger case
-means fuller windows, not a longer history; ``--window-days`` (whole days, per size) gives the
-larger case more, smaller windows instead.
 """
 
 from __future__ import annotations
@@ -41,7 +36,6 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from refiner_emulator.testing import EmulatorProcess
@@ -204,15 +198,11 @@ def target_case(emu: EmulatorProcess, tmp: Path, rows: int, *, seeded: bool) -> 
     }
 
 
-def tap_case(tmp: Path, responses: int, window_days: int | None) -> dict:
+def tap_case(tmp: Path, responses: int) -> dict:
     """tap-refiner (responses + answers) over an emulator with ``responses`` responses."""
     args = ("--contacts", "2000", "--responses", str(responses), "--seed", "1", "--quiet")
     with EmulatorProcess(*args, timeout=900) as emu:
-        # the emulator's responses lie within the 90 days before its start
-        start = (datetime.now(timezone.utc) - timedelta(days=92)).date().isoformat()
-        config: dict = {"api_key": emu.api_key, "api_url": emu.api_url, "start_date": start}
-        if window_days is not None:
-            config["responses_window_days"] = window_days
+        config = {"api_key": emu.api_key, "api_url": emu.api_url, "start_date": "2000-01-01"}
         config_path = tmp / "tap.json"
         config_path.write_text(json.dumps(config))
         catalog = tmp / "catalog.json"
@@ -268,19 +258,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("case", choices=["resync", "first", "tap"])
     parser.add_argument("--sizes", type=int, nargs="+", required=True)
-    parser.add_argument(
-        "--window-days",
-        type=int,
-        nargs="+",
-        help="tap: responses_window_days per size (the emulator spreads responses over 90 days)",
-    )
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         if args.case == "tap":
-            days = args.window_days or [None] * len(args.sizes)
-            results = [tap_case(tmp, size, d) for size, d in zip(args.sizes, days, strict=True)]
+            results = [tap_case(tmp, size) for size in args.sizes]
             table(results, ["rss_mb", "temp_mb", "requests", "rows_per_s", "rows_per_cpu_s"])
             return
         with EmulatorProcess("--contacts", "0", "--responses", "0", "--quiet") as emu:
