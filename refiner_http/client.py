@@ -122,8 +122,13 @@ class RefinerClient:
         json_body: Any = None,  # noqa: ANN401 - any JSON value
         headers: Mapping[str, str] | None = None,
         user_key: str | None = None,
+        user_slot_booked: bool = False,
     ) -> requests.Response:
-        """One logical call: paced, retried, and checked. Returns the 2xx response."""
+        """One logical call: paced, retried, and checked. Returns the 2xx response.
+
+        ``user_slot_booked``: the caller booked ``user_key``'s slot for the first attempt
+        (``KeyedPacer.reserve``) and waited for it; retries book their own.
+        """
         url = resolve_url(self.api_url, path)
 
         def once() -> requests.Response:
@@ -138,7 +143,7 @@ class RefinerClient:
             self.policy.check(response, user_key=user_key)
             return response
 
-        return self.policy.retrying(once, user_key=user_key)()
+        return self.policy.retrying(once, user_key=user_key, user_slot_booked=user_slot_booked)()
 
     def request(
         self,

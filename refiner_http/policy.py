@@ -153,9 +153,9 @@ class HttpPolicy:
         self._sleep = sleep
 
     # -- pacing ---------------------------------------------------------------------------
-    def pace(self, user_key: str | None = None) -> None:
-        """Wait for the user's slot (if any), then for the key's slot."""
-        if user_key:
+    def pace(self, user_key: str | None = None, *, user_slot_booked: bool = False) -> None:
+        """Wait for the user's slot (if any, and not booked already), then for the key's slot."""
+        if user_key and not user_slot_booked:
             self.user_pacer.acquire(user_key)
         self.key_pacer.acquire()
 
@@ -219,16 +219,20 @@ class HttpPolicy:
                 wait = ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311
             exc = yield wait
 
-    def retrying(self, func: Callable[..., T], *, user_key: str | None = None) -> Callable[..., T]:
+    def retrying(
+        self, func: Callable[..., T], *, user_key: str | None = None, user_slot_booked: bool = False
+    ) -> Callable[..., T]:
         """Wrap one attempt (``func``) with pacing before it and retries after it.
 
+        ``user_slot_booked``: the first attempt's user slot is booked already (by the caller).
         When every try got no answer, the error raised is ``RefinerUnreachableError``: one
         sentence of ours for the caller to show (nothing is logged at that point, so a stop is
         one line). A 429 or 5xx still failing is raised as it was answered.
         """
+        booked = [user_slot_booked]
 
         def attempt(*args: Any, **kwargs: Any) -> T:  # noqa: ANN401
-            self.pace(user_key)
+            self.pace(user_key, user_slot_booked=booked.pop() if booked else False)
             return func(*args, **kwargs)
 
         retried = backoff.on_exception(

@@ -22,9 +22,10 @@ How this meets the SDK's state machinery:
   (``tap_refiner.fetch_ahead``; one window's pages are a cursor chain, read one after another)
   into spool files (``tap_refiner.shared_windows``), and written strictly in window order: the
   records and STATE messages are exactly a sequential run's, and a window's bookmark moves only
-  once it and every earlier window are written. ``answers`` beside ``responses`` takes the
-  windows ``responses`` read when their query is exactly the same (same settings and bookmark,
-  the run's one "now"), so it costs no second pass.
+  once it and every earlier window are written. ``answers`` beside ``responses`` asking exactly
+  the same windows (same settings and bookmark, the run's one "now") is written in turns with
+  it, window by window from the same spool (``shared_windows.Lockstep``), so it costs no second
+  pass and the run never keeps more than the windows read ahead on disk.
 * The lookback (``responses_lookback_hours``) re-reads recent windows so a response stored late
   with a past date (e.g. via ``POST /responses`` with ``date``) is still picked up; primary keys
   make the re-read rows harmless downstream.
@@ -67,12 +68,23 @@ if TYPE_CHECKING:
 
     from refiner_http.page_reader import PageToken
     from tap_refiner.fetch_ahead import FetchAhead
-    from tap_refiner.shared_windows import SpooledWindow
+    from tap_refiner.shared_windows import Partner, SpooledWindow
 
 #: Where a first run's catch-all window starts (an example value in refiner-api.md §3.6).
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 #: Settings a responses bookmark depends on (``tap_refiner.bookmark_filters``).
 BOOKMARK_FILTERS = ("responses_include", "form_uuids")
+
+
+def _bounds(window: Window) -> dict[str, Any]:
+    """The window's query bounds; a catch-up window also names only the surveys it adds."""
+    bounds: dict[str, Any] = {
+        "date_range_start": format_param(window.start),
+        "date_range_end": format_param(window.end),
+    }
+    if window.form_uuids is not None:
+        bounds["form_uuids[]"] = list(window.form_uuids)
+    return bounds
 
 
 class WindowedResponsesStream(RefinerStream):
@@ -210,39 +222,67 @@ class WindowedResponsesStream(RefinerStream):
         """
         check_account_filters(self, ("form_uuids",))
         shared = self.tap.shared_windows
+        if shared.synced(self.name):
+            return  # written in turns with the stream that read the windows
         shared.start(self.name, self._windowed_readers())
         windows = self.windows(context)
         ahead = self.fetch_ahead()
         try:  # closing(): the reading threads are stopped and awaited before finish()
+            shared.pair(self.name, [self.window_key(w) for w in windows], self._partners())
             with closing(ahead.in_order(lambda w: self._read_window(w, ahead), windows)) as reads:
-                for window, spooled in zip(windows, reads, strict=True):
+                for index, (window, spooled) in enumerate(zip(windows, reads, strict=True)):
+                    shared.take_turn(self.name, index)
                     if spooled is not None:
                         yield from spooled.items()
-                        shared.written(spooled)
+                        shared.written(spooled, self.name)
                     self._complete_window(context, window)
                     if spooled is not None:
                         self.log("%s: %s, %d responses", self.name, window, spooled.count)
+                    shared.end_turn(self.name, index)
         finally:
-            shared.finish()
+            shared.finish(self.name)
 
     def _read_window(self, window: Window, ahead: FetchAhead) -> SpooledWindow | None:
         """Every raw response of ``window`` (None for an empty one), spooled or shared."""
         if window.start >= window.end:
             return None
-        bounds: dict[str, Any] = {
-            "date_range_start": format_param(window.start),
-            "date_range_end": format_param(window.end),
-        }
-        if window.form_uuids is not None:  # a catch-up window: only the surveys added
-            bounds["form_uuids[]"] = list(window.form_uuids)
-        key = json.dumps(self.get_url_params(bounds, None), sort_keys=True)
+        bounds = _bounds(window)
 
         def items() -> Iterable[dict[str, Any]]:
             for item in self.request_records(bounds):
                 ahead.check()
                 yield item
 
-        return self.tap.shared_windows.read(key, items)
+        return self.tap.shared_windows.read(self.window_key(window), items, self.name)
+
+    def window_key(self, window: Window) -> str:
+        """The window's whole query: equal keys are the same request (``shared_windows``)."""
+        return json.dumps(self.get_url_params(_bounds(window), None), sort_keys=True)
+
+    def window_keys(self) -> list[str]:
+        """The keys of the windows this run reads (the stream has no partitions)."""
+        return [self.window_key(w) for w in self.windows(None)]
+
+    def sync_as_follower(self) -> None:
+        """What the SDK's ``sync_all`` does for a stream, run by a leader (``shared_windows``)."""
+        self.sync()
+        self.finalize_state_progress_markers()
+
+    def _partners(self) -> list[Partner]:
+        """Selected windowed streams still to come, that may write in turns with this one.
+
+        Not in BATCH mode: a batch's messages are not written at window ends.
+        """
+        if self.get_batch_config(self.config) is not None:
+            return []
+        return [
+            (name, stream.window_keys, stream.sync_as_follower)
+            for name, stream in self.tap.streams.items()
+            if name != self.name
+            and isinstance(stream, WindowedResponsesStream)
+            and stream.selected
+            and not self.tap.shared_windows.started(name)
+        ]
 
     def _windowed_readers(self) -> list[str]:
         """The run's selected streams that read ``/responses`` in windows (share them)."""

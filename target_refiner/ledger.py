@@ -27,6 +27,11 @@ Speed: WAL journal with ``synchronous=NORMAL`` (durable across a process crash, 
 kill -9 is; an OS crash may lose the last commits, which only causes re-sends), ``WITHOUT ROWID``,
 reads on a per-thread connection, and writes batched into one transaction by the sender's
 committer thread (:meth:`Ledger.commit`).
+
+Scale: nothing is loaded whole. The sender asks for the person links and entries of a batch of
+rows at a time (:meth:`Ledger.lookup_people`, :meth:`Ledger.lookup_entries`: a few indexed
+queries per thousands of rows), so memory follows the batch, not the ledger; the two lookups are
+all a ledger on another database needs to answer.
 """
 
 from __future__ import annotations
@@ -36,12 +41,12 @@ import re
 import sqlite3
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from target_refiner.errors import RunStoppedError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
     from pathlib import Path
 
 # Kinds: what "the last acknowledged payload" is remembered per. These strings are in every
@@ -50,6 +55,9 @@ LEDGER_IDENTIFY = "identify"  # per user key: hash of the identify payload
 LEDGER_SEGMENT = "segment"  # per (segment, user key): MEMBER or NOT_MEMBER
 LEDGER_DELETED = "deleted"  # per user key: the contact was deleted
 LEDGER_TRACK = "track"  # per (event identity, stream): the event was sent
+
+#: Keys per lookup query: well under SQLite's (and any database's) limit of bound parameters.
+LOOKUP_CHUNK = 500
 
 # The hash remembered for calls whose payload needs no comparing.
 MEMBER = "member"
@@ -97,9 +105,11 @@ def identifiers_of(identity: Mapping[str, object]) -> tuple[str, ...]:
     return tuple(names)
 
 
-@dataclass(frozen=True)
-class LedgerKey:
-    """Where the ledger remembers a call: ``(kind, user_key, scope)``."""
+class LedgerKey(NamedTuple):
+    """Where the ledger remembers a call: ``(kind, user_key, scope)``.
+
+    A named tuple: batches of rows hash thousands of these (a dataclass hashes in Python).
+    """
 
     kind: str
     user_key: str
@@ -141,6 +151,18 @@ class LedgerWrite:
     user_key: str
     #: (identifier, person) links the row taught us, stored with its acknowledgement.
     links: tuple[tuple[str, str], ...] = ()
+
+
+def verdict(key: LedgerKey | None, remembered: str | None, payload_hash: str) -> str | None:
+    """What a remembered hash says of a call: ``"skipped"``, ``"replayed"`` or None (send it)."""
+    if key is None or remembered != payload_hash:
+        return None
+    return "replayed" if key.kind == LEDGER_TRACK else "skipped"
+
+
+def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(values), LOOKUP_CHUNK):
+        yield values[start : start + LOOKUP_CHUNK]
 
 
 def project_ledger_path(state_dir: Path, project_uuid: str) -> Path:
@@ -244,14 +266,39 @@ class Ledger:
 
     def already_done(self, key: LedgerKey | None, payload_hash: str) -> str | None:
         """``"skipped"`` (unchanged), ``"replayed"`` (event already sent) or None (send it)."""
-        if key is None or not self.is_unchanged(key, payload_hash):
-            return None
-        return "replayed" if key.kind == LEDGER_TRACK else "skipped"
+        return verdict(key, None if key is None else self.lookup(key), payload_hash)
 
-    def load_people(self) -> dict[str, str]:
-        """Every identifier -> person link (read once per run)."""
-        rows = self._conn().execute("SELECT identifier, person FROM person").fetchall()
-        return {str(identifier): str(person) for identifier, person in rows}
+    def lookup_people(self, identifiers: Collection[str]) -> dict[str, str]:
+        """Identifier -> person key for those of ``identifiers`` the ledger links.
+
+        One indexed query per ``LOOKUP_CHUNK`` identifiers: the ledger is never read whole.
+        """
+        found: dict[str, str] = {}
+        for chunk in _chunks(sorted(set(identifiers))):
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT identifier, person FROM person WHERE identifier IN ({marks})"  # noqa: S608 - only ? marks
+            found.update(self._conn().execute(query, chunk).fetchall())  # TEXT columns: str
+        return found
+
+    def lookup_entries(self, keys: Collection[LedgerKey]) -> dict[LedgerKey, str]:
+        """The remembered hash of each of ``keys`` the ledger holds (absent: nothing remembered).
+
+        One indexed query per kind, scope and ``LOOKUP_CHUNK`` user keys.
+        """
+        groups: dict[tuple[str, str], set[str]] = {}
+        for kind, user_key, scope in keys:
+            groups.setdefault((kind, scope), set()).add(user_key)
+        found: dict[LedgerKey, str] = {}
+        for (kind, scope), user_keys in groups.items():
+            for chunk in _chunks(sorted(user_keys)):
+                marks = ",".join("?" * len(chunk))
+                query = (
+                    "SELECT user_key, hash FROM ledger"  # noqa: S608 - only ? marks
+                    f" WHERE kind=? AND scope=? AND user_key IN ({marks})"
+                )
+                rows = self._conn().execute(query, (kind, scope, *chunk)).fetchall()
+                found.update((LedgerKey(kind, user, scope), h) for user, h in rows)
+        return found
 
     def commit(self, writes: Iterable[LedgerWrite]) -> None:
         """Apply acknowledged calls in one transaction."""

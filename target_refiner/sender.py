@@ -2,15 +2,22 @@
 
 Threads and their jobs:
 
-- the main (SDK) thread maps a row and calls :meth:`Sender.submit`. When the user has nothing in
-  flight it checks the ledger right there (an unchanged identify is acknowledged at once, which is
-  what makes a re-sync fast); otherwise the call joins that user's FIFO queue;
+- the main (SDK) thread maps a row and calls :meth:`Sender.submit`, which numbers it and adds it
+  to a batch. A batch (``LOOKUP_BATCH`` rows, or whatever waited ``LOOKUP_DELAY``: then the
+  *batcher* thread takes it) gets its people and ledger entries from the ledger in a few queries,
+  never the whole ledger, so memory does not grow with the account. Then, row by row in order: a
+  person with nothing in flight is checked against the ledger right there (an unchanged identify
+  is acknowledged at once, which is what makes a re-sync fast); otherwise the call joins that
+  person's FIFO queue;
 - workers send calls through the shared ``refiner_http`` policy (per-key and per-user pacing,
   ``Retry-After``, retries, error classification); there are as many as the observed latency
   needs to reach the key's rate, up to ``max_concurrency`` (``concurrency.py``);
-- a scheduler parks a user's next call until that user's pacing slot is free (read with
-  ``KeyedPacer.wait_time``), so one busy user never occupies a worker while it waits: the other
-  users' rows keep flowing (no head-of-line blocking);
+- a person's call books that person's pacing slot when it is dispatched (``KeyedPacer.reserve``,
+  from the person's schedule, so waiting for a worker or for the key's slot is not added to the
+  person's pace), and a scheduler parks it until then, so one busy person never occupies a
+  worker while it waits: the other people's rows keep flowing (no head-of-line blocking). A
+  person's next call goes to the workers before any person's first (a priority queue), so a
+  busy person keeps their slots however many others are queued;
 - one committer writes acknowledged calls to the ledger in batched transactions, writes API
   rejections to the dead-letter file, and only *then* acknowledges the rows.
 
@@ -54,12 +61,12 @@ from refiner_http import RefinerApiError, RefinerAuthError, RefinerEndpointError
 from refiner_http.policy import RETRYABLE_EXCEPTIONS
 from target_refiner.concurrency import Concurrency
 from target_refiner.errors import RunStoppedError
-from target_refiner.ledger import LedgerWrite
+from target_refiner.ledger import LedgerWrite, verdict
 from target_refiner.mapping_settings import DELETE_CONTACT, MIRROR_SEGMENT
 
 if TYPE_CHECKING:
     import logging
-    from collections.abc import Callable
+    from collections.abc import Callable, Collection
 
     from refiner_http import RefinerClient
     from target_refiner.deadletter import DeadLetter, JsonLines
@@ -70,6 +77,8 @@ if TYPE_CHECKING:
     from target_refiner.state import AckTracker
 
 COMMIT_BATCH = 1000
+LOOKUP_BATCH = 1000  # rows whose people and ledger entries are looked up together
+LOOKUP_DELAY = 0.25  # seconds a row waits for its batch to fill (input that trickles in)
 PARK_THRESHOLD = 0.002  # shorter pacing waits are slept in the worker
 DEFAULT_MAX_PENDING = 10_000
 
@@ -85,6 +94,19 @@ def person_ledger_key(call: ApiCall, person: str) -> LedgerKey | None:
 
 
 @dataclass
+class Row:
+    """A submitted row, numbered, waiting for its batch's lookups."""
+
+    seq: int
+    stream: str
+    record: dict[str, Any]
+    call: ApiCall
+    #: The person and ledger key the batch's lookups expect (before its own rows' links).
+    guess: str = ""
+    key: LedgerKey | None = None
+
+
+@dataclass
 class Job:
     """One row's call on its way through the sender."""
 
@@ -96,6 +118,7 @@ class Job:
     ledger_key: LedgerKey | None
     links: tuple[tuple[str, str], ...] = ()
     check: bool = False  # re-check the ledger just before sending
+    booked: bool = False  # the person's pacing slot for the first attempt is booked
 
 
 @dataclass
@@ -143,7 +166,8 @@ class Sender:
         self._idle = threading.Condition()
         self._lock = threading.Lock()
         self._busy: dict[str, collections.deque[Job]] = {}
-        self._ready: queue.Queue[Job | None] = queue.Queue()
+        #: (priority, tie, job): a person's next call (0) goes before a person's first (1).
+        self._ready: queue.PriorityQueue[tuple[int, int, Job | None]] = queue.PriorityQueue()
         self._commits: queue.Queue[Outcome | threading.Event | None] = queue.Queue()
         self._parked: list[tuple[float, int, Job]] = []
         self._parked_cond = threading.Condition()
@@ -152,48 +176,39 @@ class Sender:
             cap=max_concurrency, calls_per_second=1.0 / client.policy.key_pacer.interval
         )
         self._workers: list[threading.Thread] = []
-        self._scheduler = threading.Thread(target=self._schedule, name="scheduler", daemon=True)
-        self._committer = threading.Thread(target=self._commit_loop, name="committer", daemon=True)
-        self._scheduler.start()
-        self._committer.start()
+        self._rows: list[Row] = []  # submitted, not looked up yet
+        self._batch_due = 0.0
+        self._batch_cond = threading.Condition(threading.RLock())
+        self._batcher = _started(self._batch_timer, "batcher")
+        self._scheduler = _started(self._schedule, "scheduler")
+        self._committer = _started(self._commit_loop, "committer")
         self._grow(self._concurrency.start)
 
     # -- main thread ----------------------------------------------------------------------
     def submit(self, stream: str, record: dict[str, Any], call: ApiCall) -> None:
-        """Queue one row's call; acknowledges at once when the ledger says it is unchanged."""
+        """Queue one row's call; its ledger lookups are made with its batch's (see ``_run_batch``).
+
+        The row is numbered at once, so a STATE that follows waits for it.
+        """
         self.raise_if_failed()
+        with self._batch_cond:
+            self._rows.append(Row(self.tracker.open(), stream, record, call))
+            if len(self._rows) == 1:
+                self._batch_due = time.monotonic() + LOOKUP_DELAY
+                self._batch_cond.notify()
+            if len(self._rows) >= LOOKUP_BATCH or self.tracker.outstanding >= self.max_pending:
+                self._run_batch()
         if self.tracker.outstanding >= self.max_pending:
             self.tracker.wait_below(self.max_pending, self._stop)
             self.raise_if_failed()
-        found = self.people.resolve(call.identifiers or (call.user_key,))
-        if found.merged:
-            # Rare: a row links two people known apart. Let their calls finish, then merge.
-            self.flush()
-            self.ledger.merge_people(found.person, found.merged)
-        person = found.person
-        key = person_ledger_key(call, person)
-        with self._lock:
-            pending = self._busy.get(person)
-            if pending is not None:
-                pending.append(self._job(stream, record, call, found, check=True))
-                return
-        # Nothing of this person is in flight (only this thread adds work): the ledger is final.
-        done = _done_by_ledger(self.ledger, key, call, full_resend=self.full_resend)
-        if done is not None:
-            if found.links:  # e.g. the first run on a ledger older than person links
-                self.ledger.commit([LedgerWrite(None, "", person, found.links)])
-            getattr(self.progress, done)(stream)
-            return
-        job = self._job(stream, record, call, found, check=False)
-        with self._lock:
-            self._busy[person] = collections.deque()
-        self._dispatch(job)
 
     def flush(self, interrupted: Callable[[], bool] | None = None) -> bool:
         """Wait until every submitted row is acknowledged; raise if the run failed.
 
         With ``interrupted``, stop waiting (and return False) once it says so.
         """
+        with self._batch_cond:
+            self._run_batch()
         timeout = None if interrupted is None else 0.2
         while not self.tracker.wait_below(1, self._stop, timeout=timeout):
             if interrupted is not None and interrupted():
@@ -209,6 +224,8 @@ class Sender:
     def interrupt(self) -> None:
         """Finish the calls in flight and commit them; leave every queued row unacknowledged."""
         self._halt.set()
+        with self._batch_cond:
+            self._rows.clear()  # numbered but never looked at: they stay unacknowledged
         with self._parked_cond:
             self._parked.clear()
             self._parked_cond.notify_all()
@@ -225,11 +242,13 @@ class Sender:
             self._stop.set()  # under the lock: no worker is added after this
             workers = list(self._workers)
         for _ in workers:
-            self._ready.put(None)
+            self._ready.put((-1, next(self._tie), None))
         with self._parked_cond:
             self._parked_cond.notify_all()
+        with self._batch_cond:
+            self._batch_cond.notify_all()
         self._commits.put(None)
-        for thread in [*workers, self._scheduler, self._committer]:
+        for thread in [*workers, self._scheduler, self._committer, self._batcher]:
             thread.join(timeout=10)
 
     @property
@@ -247,28 +266,137 @@ class Sender:
                 self._workers.append(worker)
                 worker.start()
 
+    # -- batches of rows (main thread, or the batcher for a batch left waiting) -----------
+    def _batch_timer(self) -> None:
+        """Look up a batch that has waited ``LOOKUP_DELAY`` (input that trickles in)."""
+        with self._batch_cond:
+            while not self._stop.is_set():
+                if not self._rows:
+                    self._batch_cond.wait()
+                    continue
+                due = self._batch_due - time.monotonic()
+                if due > 0:
+                    self._batch_cond.wait(timeout=due)
+                    continue
+                try:
+                    self._run_batch()
+                except BaseException as exc:  # noqa: BLE001 - any surprise stops the run cleanly
+                    self._fail(exc)
+
+    def _run_batch(self) -> None:
+        """Resolve, look up and dispatch the waiting rows, in order (under ``_batch_cond``).
+
+        People and ledger entries come from the ledger in a few queries for the whole batch.
+        An entry read then is trusted only for a person with nothing in flight then and nothing
+        dispatched since (``touched``): only that person's own calls change their entries.
+        """
+        rows, self._rows = self._rows, []
+        if not rows or self._halt.is_set():
+            return
+        self.people.prefetch(i for row in rows for i in _identifiers(row.call))
+        with self._lock:
+            touched = set(self._busy)
+        entries = Entries(self.ledger, self._likely_keys(rows))
+        skipped: list[tuple[Row, Resolution, str]] = []
+        for row in rows:
+            self._place(row, entries, touched, skipped)
+        self._acknowledge_skipped(skipped)
+
+    def _acknowledge_skipped(self, skipped: list[tuple[Row, Resolution, str]]) -> None:
+        """Rows the ledger made needless: record the links they taught us, then acknowledge."""
+        links = [link for _, found, _ in skipped for link in found.links]
+        if links:  # e.g. the first run on a ledger older than person links
+            self.ledger.commit([LedgerWrite(None, "", "", tuple(links))])
+            self.people.saved(links)
+        for row, _, done in skipped:
+            getattr(self.progress, done)(row.stream)
+        self.tracker.close_all(row.seq for row, _, _ in skipped)
+        skipped.clear()
+
+    def _likely_keys(self, rows: list[Row]) -> list[LedgerKey]:
+        """The ledger keys the rows will most likely need (before this batch's own links)."""
+        owner = self.people.owner
+        keys = []
+        for row in rows:
+            ids = _identifiers(row.call)
+            row.guess = owner(ids[0]) or next((p for p in map(owner, ids) if p), ids[0])
+            if self.full_resend or not row.call.trust_ledger:
+                continue
+            row.key = person_ledger_key(row.call, row.guess)
+            if row.key is not None:
+                keys.append(row.key)
+        return keys
+
+    def _place(
+        self,
+        row: Row,
+        entries: Entries,
+        touched: set[str],
+        skipped: list[tuple[Row, Resolution, str]],
+    ) -> None:
+        """One row: queued behind its person's call, skipped by the ledger, or dispatched."""
+        found = self.people.resolve(_identifiers(row.call))
+        if found.merged:
+            # Rare: a row links two people known apart. Let earlier rows finish, then merge.
+            self._acknowledge_skipped(skipped)
+            self.tracker.wait_rows_before(row.seq, self._stop)
+            self.raise_if_failed()
+            self.ledger.merge_people(found.person, found.merged)
+            touched.update(found.merged)
+        person = found.person
+        with self._lock:
+            pending = self._busy.get(person)
+            if pending is not None:
+                pending.append(self._job(row, found, check=True))
+                touched.add(person)
+                return
+        # Nothing of this person is in flight (only this thread adds work): the ledger is final.
+        key = row.key if person == row.guess else person_ledger_key(row.call, person)
+        fresh = person not in touched
+        done = _done_by_ledger(entries, key, row.call, fresh=fresh, full_resend=self.full_resend)
+        if done is not None:
+            skipped.append((row, found, done))
+            return
+        touched.add(person)
+        job = self._job(row, found, check=False)
+        with self._lock:
+            self._busy[person] = collections.deque()
+        self._dispatch(job)
+
     # -- helpers --------------------------------------------------------------------------
-    def _job(
-        self, stream: str, record: dict[str, Any], call: ApiCall, found: Resolution, *, check: bool
-    ) -> Job:
+    def _job(self, row: Row, found: Resolution, *, check: bool) -> Job:
         return Job(
-            seq=self.tracker.open(),
-            stream=stream,
-            record=record,
-            call=call,
+            seq=row.seq,
+            stream=row.stream,
+            record=row.record,
+            call=row.call,
             person=found.person,
-            ledger_key=person_ledger_key(call, found.person),
+            ledger_key=person_ledger_key(row.call, found.person),
             links=found.links,
             check=check,
         )
 
-    def _dispatch(self, job: Job) -> None:
-        """Hand a job to the workers now, or park it until its person's pacing slot is free."""
+    def _dispatch(self, job: Job, *, continued: bool = False) -> None:
+        """Book the person's next slot, then hand the job to the workers or park it until then.
+
+        The slot is booked here, from the person's schedule, not by the worker when it gets
+        the job: the time a job waits for a worker, and for the key's slot, is not added to the
+        person's pace. A person's next call (``continued``) goes before any person's first, so
+        a busy person's calls keep their slots however many others are queued.
+        """
         if self._halt.is_set():
             return  # interrupted: the row stays unacknowledged
-        wait = self.client.policy.user_pacer.wait_time(job.person)
+        if job.check:  # the person's previous call is committed: the ledger is final here
+            done = _done_by_ledger(
+                Entries(self.ledger), job.ledger_key, job.call, full_resend=self.full_resend
+            )
+            if done is not None:
+                self._commits.put(Outcome(job, done))
+                return
+        wait = self.client.policy.user_pacer.reserve(job.person)
+        job.booked = True
         if wait <= PARK_THRESHOLD:
-            self._ready.put(job)
+            self._ready.put((0 if continued else 1, next(self._tie), job))
             return
         with self._parked_cond:
             heapq.heappush(self._parked, (time.monotonic() + wait, next(self._tie), job))
@@ -292,12 +420,12 @@ class Sender:
                 if due > 0:
                     self._parked_cond.wait(timeout=due)
                     continue
-                self._ready.put(heapq.heappop(self._parked)[2])
+                self._ready.put((0, next(self._tie), heapq.heappop(self._parked)[2]))
 
     # -- worker threads -------------------------------------------------------------------
     def _work(self) -> None:
         while True:
-            job = self._ready.get()
+            _, _, job = self._ready.get()
             if job is None or self._stop.is_set():
                 return
             with self._idle:
@@ -319,10 +447,6 @@ class Sender:
 
     def _run(self, job: Job) -> Outcome | None:
         call = job.call
-        if job.check:
-            done = _done_by_ledger(self.ledger, job.ledger_key, call, full_resend=self.full_resend)
-            if done is not None:
-                return Outcome(job, done)
         try:
             answer = self.client.send(
                 call.method,
@@ -330,6 +454,7 @@ class Sender:
                 params=call.params,
                 json_body=call.json_body,
                 user_key=job.person,
+                user_slot_booked=job.booked,
             )
         except (RefinerAuthError, RefinerEndpointError) as exc:
             self._fail(exc)
@@ -403,6 +528,7 @@ class Sender:
                 )
         if writes:
             self.ledger.commit(writes)
+            self.people.saved(link for o in batch for link in o.job.links)
         for o in batch:
             getattr(self.progress, o.kind)(o.job.stream)
             if o.job.call.tally is not None:
@@ -420,16 +546,50 @@ class Sender:
             else:
                 self._busy.pop(user, None)
                 return
-        self._dispatch(job)
+        self._dispatch(job, continued=True)
+
+
+def _started(target: Callable[[], None], name: str) -> threading.Thread:
+    thread = threading.Thread(target=target, name=name, daemon=True)
+    thread.start()
+    return thread
+
+
+def _identifiers(call: ApiCall) -> tuple[str, ...]:
+    """Every identifier a call names its person by (at least its user key)."""
+    return call.identifiers or (call.user_key,)
+
+
+class Entries:
+    """Ledger entries looked up for a batch of rows at once; other keys are read one by one."""
+
+    def __init__(self, ledger: Ledger, keys: Collection[LedgerKey] = ()) -> None:
+        """Look ``keys`` up now (one query per kind, scope and few hundred keys)."""
+        self.ledger = ledger
+        self._asked = set(keys)
+        self._found = ledger.lookup_entries(self._asked) if self._asked else {}
+
+    def verdict(self, key: LedgerKey | None, payload_hash: str, *, fresh: bool) -> str | None:
+        """The ledger's verdict on a call; ``fresh``: the batch's read may be used."""
+        if key is None:
+            return None
+        if fresh and key in self._asked:
+            return verdict(key, self._found.get(key), payload_hash)
+        return self.ledger.already_done(key, payload_hash)
 
 
 def _done_by_ledger(
-    ledger: Ledger, key: LedgerKey | None, call: ApiCall, *, full_resend: bool
+    entries: Entries,
+    key: LedgerKey | None,
+    call: ApiCall,
+    *,
+    full_resend: bool,
+    fresh: bool = False,
 ) -> str | None:
-    """What the ledger says makes the call needless (see ``Ledger.already_done``), or None."""
+    """What the ledger says makes the call needless (see ``ledger.verdict``), or None."""
     if full_resend or not call.trust_ledger:
         return None
-    return ledger.already_done(key, call.payload_hash)
+    return entries.verdict(key, call.payload_hash, fresh=fresh)
 
 
 def _contact_already_gone(call: ApiCall, exc: RefinerApiError) -> bool:
@@ -461,9 +621,10 @@ class DryRunSender:
 
     def submit(self, stream: str, record: dict[str, Any], call: ApiCall) -> None:  # noqa: ARG002
         """Write the call unless the ledger says Refiner already has it."""
-        person = self.people.resolve(call.identifiers or (call.user_key,)).person
-        key = person_ledger_key(call, person)
-        done = _done_by_ledger(self.ledger, key, call, full_resend=self.full_resend)
+        found = self.people.resolve(_identifiers(call))
+        self.people.saved(found.links)  # nothing is committed in a dry run: keep memory bounded
+        key = person_ledger_key(call, found.person)
+        done = _done_by_ledger(Entries(self.ledger), key, call, full_resend=self.full_resend)
         if done is not None:
             getattr(self.progress, done)(stream)
             return

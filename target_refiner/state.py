@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import logging
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
 
 class AckTracker:
@@ -55,6 +55,15 @@ class AckTracker:
             self._release()
             self._cond.notify_all()
 
+    def close_all(self, seqs: Iterable[int]) -> None:
+        """Acknowledge many rows at once (one lock, one release: a re-sync's batch)."""
+        with self._cond:
+            for seq in seqs:
+                hold = self._open.pop(seq, None)
+                self._rows -= hold is False
+            self._release()
+            self._cond.notify_all()
+
     def add_state(self, state: dict) -> None:
         """A STATE arrived: it covers every row numbered so far."""
         with self._cond:
@@ -78,6 +87,19 @@ class AckTracker:
         """Block until fewer than ``limit`` rows are outstanding (or ``stop`` is set)."""
         with self._cond:
             return self._cond.wait_for(lambda: self._rows < limit or stop.is_set(), timeout=timeout)
+
+    def wait_rows_before(self, seq: int, stop: threading.Event) -> None:
+        """Block until every row numbered before ``seq`` is acknowledged (holds do not count)."""
+        with self._cond:
+            self._cond.wait_for(lambda: stop.is_set() or not self._rows_open_before(seq))
+
+    def _rows_open_before(self, seq: int) -> bool:
+        for open_seq, hold in self._open.items():
+            if open_seq >= seq:
+                return False
+            if not hold:
+                return True
+        return False
 
     def wake(self) -> None:
         """Wake every waiter (after a fatal error)."""

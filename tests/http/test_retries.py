@@ -109,3 +109,22 @@ def test_sends_bearer_and_never_logs_key(scripted_server, caplog):
     assert scripted_server.requests[0]["path"] == "/v1/contacts"
     assert "Retrying" in caplog.text
     assert KEY not in caplog.text
+
+
+@pytest.mark.usefixtures("sleeps")  # the retry's backoff does not wait
+def test_a_user_slot_booked_by_the_caller_is_not_booked_again_but_a_retry_books_its_own(
+    scripted_server,
+):
+    """The target books a person's slot when it schedules the call (issue 18): the first
+    attempt must not book a second one (that halved a busy person's pace); a retry books."""
+    scripted_server.play((503, {}, {"error": "busy"}), (200, {}, {"ok": True}))
+    api = client(scripted_server.url, max_requests_per_user_per_minute=60)
+    pacer = api.policy.user_pacer
+    assert pacer.reserve("u1") == 0  # the caller's booking: the next slot is ~1 s ahead
+    assert 0.9 * pacer.interval < pacer.wait_time("u1") <= pacer.interval
+
+    api.send("POST", "/track-event", params={"id": "u1"}, user_key="u1", user_slot_booked=True)
+
+    assert len(scripted_server.requests) == 2
+    # one more slot (the retry's), not two: the first attempt used the caller's
+    assert 1.9 * pacer.interval < pacer.wait_time("u1") <= 2 * pacer.interval

@@ -102,3 +102,85 @@ def test_the_oldest_response_is_guessed_once_per_query():
     assert shared.oldest("q", guess) == moment
     assert shared.oldest("other", lambda: None) is None
     assert guesses == ["probe"]
+
+
+def test_two_streams_asking_the_same_windows_write_them_in_turns_keeping_none():
+    """The leader reads each window once; the follower writes it from the same spool right
+    after, and it is closed then: nothing accumulates on disk (issue 18)."""
+    shared = SharedWindows()
+    keys = ["w0", "w1", "w2"]
+    log: list[str] = []
+    spools: list = []
+
+    def stream(name: str, partners) -> None:
+        shared.start(name, ["answers", "responses"])
+        try:
+            shared.pair(name, keys, partners)
+            for index, key in enumerate(keys):
+                window = shared.read(key, lambda k=key: iter([{"uuid": k}]), name)
+                shared.take_turn(name, index)
+                log.append(f"{name}:{next(window.items())['uuid']}")
+                if name == "responses":  # every earlier window is gone from disk
+                    assert all(s.closed for s in spools if s is not window.file)
+                spools.append(window.file)
+                shared.written(window, name)
+                shared.end_turn(name, index)
+        finally:
+            shared.finish(name)
+
+    follower = ("responses", lambda: list(keys), lambda: stream("responses", []))
+    stream("answers", [follower])
+
+    assert log == [f"{name}:{key}" for key in keys for name in ("answers", "responses")]
+    assert all(s.closed for s in spools)
+    assert shared.synced("responses")
+    assert not shared.synced("answers")
+
+
+BROKE = "the follower broke"
+
+
+def test_a_follower_that_fails_stops_its_leader_with_its_error():
+    shared = SharedWindows()
+
+    def follow() -> None:
+        shared.start("responses", ["answers", "responses"])
+        shared.pair("responses", ["w0"], [])
+        raise ConnectionError(BROKE)
+
+    shared.start("answers", ["answers", "responses"])
+    shared.pair("answers", ["w0"], [("responses", lambda: ["w0"], follow)])
+    shared.take_turn("answers", 0)
+    shared.written(shared.read("w0", lambda: iter(ITEMS), "answers"), "answers")
+    shared.end_turn("answers", 0)
+    with pytest.raises(ConnectionError, match=BROKE):
+        shared.finish("answers")  # the leader got through: the follower's error is the run's
+
+
+def test_a_leader_stopped_early_leaves_its_follower_to_sync_on_its_own():
+    """E.g. the SDK's record limit (``--test``) ends the leader after one record: the
+    follower is woken, and when the SDK reaches it, it reads its windows itself."""
+    shared = SharedWindows()
+    stopped: list[BaseException] = []
+
+    def follow() -> None:
+        shared.start("responses", ["answers", "responses"])
+        shared.pair("responses", ["w0"], [])
+        try:
+            shared.read("w0", reader([], "responses"), "responses")
+        except BaseException as exc:
+            stopped.append(exc)
+            raise
+
+    shared.start("answers", ["answers", "responses"])
+    shared.pair("answers", ["w0"], [("responses", lambda: ["w0"], follow)])
+    shared.finish("answers")  # before writing its window
+
+    assert len(stopped) == 1
+    assert not shared.synced("responses")
+    calls: list[str] = []
+    window = shared.read("w0", reader(calls, "responses"), "responses")
+    assert calls == ["responses"]  # read by itself now
+    assert list(window.items()) == ITEMS
+    shared.written(window, "responses")
+    assert window.file.closed
