@@ -64,6 +64,16 @@ class Runtime:
             log=log,
         )
         self.catalog = SegmentCatalog(self.client)
+        self._take_ledger(settings, api_key, log)
+        self._open_outputs(target, settings, log)
+        self.tracker = AckTracker(target.emit_state)
+        self.sender = self._sender(settings, log)
+        self.log = log
+        self.mirror = Mirror(self, settings)
+        self.progress.start()
+
+    def _take_ledger(self, settings: Settings, api_key: str, log: logging.Logger) -> None:
+        """Check the key and the mappings, then lock and open the Refiner project's ledger."""
         try:
             project = self._check_api(settings.api_url, log)
             self.catalog.check_mappings(settings.mappings)
@@ -85,8 +95,11 @@ class Runtime:
             self._release_early()
             raise
         self.people = People(self.ledger)
+
+    def _open_outputs(self, target: TargetRefiner, settings: Settings, log: logging.Logger) -> None:
+        """The dead-letter file, under this run's id, and the progress tallies."""
         # Files mask only the settings marked secret (no guessing by shape: see deadletter.py).
-        self.file_redactor = Redactor.for_settings(config, target.config_jsonschema)
+        self.file_redactor = Redactor.for_settings(target.config, target.config_jsonschema)
         self.run_id = new_run_id()
         log.info("Run id %s: the run_id of this run's dead-letter and dry-run lines", self.run_id)
         self.dead_letter = DeadLetter(
@@ -101,11 +114,6 @@ class Runtime:
             default_action=settings.default.action if settings.default else NO_ACTION,
             dry_run=settings.dry_run,
         )
-        self.tracker = AckTracker(target.emit_state)
-        self.sender = self._sender(settings, log)
-        self.log = log
-        self.mirror = Mirror(self, settings)
-        self.progress.start()
 
     def _policy(self, config: Mapping[str, Any], log: logging.Logger) -> HttpPolicy:
         """The run's HTTP policy; a pacing store that cannot be opened stops the run."""

@@ -59,7 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--event-completed", default="Completed Survey")
     p.add_argument("--event-segment", default="User Entered Segment")
     p.add_argument("--event-tag", default="Tag Added")
-    untidy = p.add_argument_group("untidy variants (refiner-api.md §2, §6)")
+    _add_untidy_variants(p.add_argument_group("untidy variants (refiner-api.md §2, §6)"))
+    p.add_argument("--quiet", action="store_true", help="do not log each request to stderr")
+    return p
+
+
+def _add_untidy_variants(untidy: argparse._ArgumentGroup) -> None:
+    """The switches for what the documentation leaves open; each off by default."""
     untidy.add_argument("--empty-pages", action="store_true", help="empty pages carrying a cursor")
     untidy.add_argument("--no-last-page", action="store_true", help="no pagination.last_page")
     untidy.add_argument("--offset-cursors", action="store_true", help="cursors shift on inserts")
@@ -79,8 +85,6 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="GET /v1/ answers without project_uuid (§1.1 has one source)",
     )
-    p.add_argument("--quiet", action="store_true", help="do not log each request to stderr")
-    return p
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
