@@ -54,10 +54,14 @@ def run_in_process(config: dict, rows: int) -> TargetRefiner:
 
 def test_a_far_api_gets_more_workers_than_a_near_one(emu, config):
     near = run_in_process(config, 40)
-    assert near.runtime.sender.workers == 4
+    # On loopback the measured latency is a few ms, or tens of ms on a loaded machine (it
+    # includes the wait for a CPU), so the pool stays at or near the 4 it started with; the
+    # exact numbers per latency are pinned by the Little's law test above.
+    assert near.runtime.sender.workers <= 8
     emu.configure(latency_ms=250)
     far = run_in_process({**config, "state_dir": config["state_dir"] + "-far"}, 120)
     # 65 calls/s x 0.25 s x 1.25 + 2: about 23 workers, far above the 4 it started with.
     assert far.runtime.sender.workers >= 16
+    assert far.runtime.sender.workers >= 2 * near.runtime.sender.workers
     assert far.runtime.sender.workers <= 128
     assert len(emu.calls(path="/v1/identify-user")) == 160
