@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 Partner = tuple[str, "Callable[[], list[str]]", "Callable[[], None]"]
 
 #: Bytes of spooled windows beyond the one in turn that may wait on disk before reading pauses.
-READ_AHEAD_BYTES = 16 * 1024 * 1024
+READ_AHEAD_BYTES = 8 * 1024 * 1024
 #: How often a paused reader looks again (seconds): a window written frees its bytes at once.
 _PAUSE = 0.02
 
@@ -312,6 +312,8 @@ class SharedWindows:
             kept = self._kept.get(key)
         if kept is not None:
             return kept
+        if early is not None:
+            self.make_room(early)  # before its first request: a held window holds no page
         spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed in written() or finish()
         with self._lock:
             self._spools.add(spool)
