@@ -28,10 +28,10 @@ written has its own file (at most ``max_concurrent_requests`` + 1 of them); a wi
 later stream is copied into one file of kept windows, so a run of many windows holds few files.
 
 Reading ahead is bounded by bytes too (``READ_AHEAD_BYTES``): a window read ahead of the one in
-turn pauses between its items while the spools alive (read, being read, or waiting for the
-follower) hold more than the budget, and goes on once windows before it are written. The window
-in turn never waits, so peak temporary disk is about one window (two in turns) plus the budget,
-however many or large the windows: a denser or longer history does not read more ahead.
+turn waits, before its first request and between its items, while the spools alive (read, being
+read, or waiting for the follower) hold more than the budget, and goes on once windows before it
+are written. The window in turn never waits, so peak temporary disk is about one window (two in
+turns) plus the budget, however many or large the windows: a longer history reads no more ahead.
 """
 
 from __future__ import annotations
