@@ -21,6 +21,13 @@ Processes run as the console scripts, like in production; peaks are sampled from
     .venv/bin/python bench/scale.py resync --sizes 100000 1000000
     .venv/bin/python bench/scale.py first --sizes 5000 40000
     .venv/bin/python bench/scale.py tap --sizes 20000 200000
+    .venv/bin/python bench/scale.py tap --sizes 20000 200000 --window-days 9 1
+
+The emulator spreads responses over 90 days, so with the default 30-day windows a larger case
+means fuller windows. A larger account is rather a longer history: ``--window-days`` (per size)
+keeps the windows about as full (2,000 and 2,222 responses) and gives the larger case ten times
+the windows instead (the emulator's data then ends an hour ago, ``--recent``, and the tap starts
+92 days back).
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from refiner_emulator.testing import EmulatorProcess
@@ -198,11 +206,17 @@ def target_case(emu: EmulatorProcess, tmp: Path, rows: int, *, seeded: bool) -> 
     }
 
 
-def tap_case(tmp: Path, responses: int) -> dict:
+def tap_case(tmp: Path, responses: int, window_days: int | None) -> dict:
     """tap-refiner (responses + answers) over an emulator with ``responses`` responses."""
-    args = ("--contacts", "2000", "--responses", str(responses), "--seed", "1", "--quiet")
+    args = ["--contacts", "2000", "--responses", str(responses), "--seed", "1", "--quiet"]
+    start = "2000-01-01"
+    if window_days is not None:
+        args.append("--recent")
+        start = (datetime.now(timezone.utc) - timedelta(days=92)).date().isoformat()
     with EmulatorProcess(*args, timeout=900) as emu:
-        config = {"api_key": emu.api_key, "api_url": emu.api_url, "start_date": "2000-01-01"}
+        config: dict = {"api_key": emu.api_key, "api_url": emu.api_url, "start_date": start}
+        if window_days is not None:
+            config["responses_window_days"] = window_days
         config_path = tmp / "tap.json"
         config_path.write_text(json.dumps(config))
         catalog = tmp / "catalog.json"
@@ -220,6 +234,7 @@ def tap_case(tmp: Path, responses: int) -> dict:
         requests = len(emu.calls(path="/v1/responses")) - before
     return {
         "rows": responses,
+        "window_days": window_days or 30,
         "rss_mb": peaks.rss_mb,
         "temp_mb": peaks.temp_mb,
         "requests": requests,
@@ -258,13 +273,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("case", choices=["resync", "first", "tap"])
     parser.add_argument("--sizes", type=int, nargs="+", required=True)
+    parser.add_argument(
+        "--window-days", type=int, nargs="+", help="tap: responses_window_days per size"
+    )
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         if args.case == "tap":
-            results = [tap_case(tmp, size) for size in args.sizes]
-            table(results, ["rss_mb", "temp_mb", "requests", "rows_per_s", "rows_per_cpu_s"])
+            days = args.window_days or [None] * len(args.sizes)
+            results = [tap_case(tmp, size, d) for size, d in zip(args.sizes, days, strict=True)]
+            columns = ["window_days", "rss_mb", "temp_mb", "requests", "rows_per_s"]
+            table(results, [*columns, "rows_per_cpu_s"])
             return
         with EmulatorProcess("--contacts", "0", "--responses", "0", "--quiet") as emu:
             for size in args.sizes:

@@ -20,7 +20,8 @@ How this meets the SDK's state machinery:
   pulled before the window was marked complete.
 * Windows are independent, so up to ``max_concurrent_requests`` of them are read ahead
   (``tap_refiner.fetch_ahead``; one window's pages are a cursor chain, read one after another)
-  into spool files (``tap_refiner.shared_windows``), and written strictly in window order: the
+  into spool files (``tap_refiner.shared_windows``; a window read ahead pauses while the spools
+  alive exceed ``READ_AHEAD_BYTES``, the next to write never), and written in window order: the
   records and STATE messages are exactly a sequential run's, and a window's bookmark moves only
   once it and every earlier window are written. ``answers`` beside ``responses`` asking exactly
   the same windows (same settings and bookmark, the run's one "now") is written in turns with
@@ -62,7 +63,7 @@ from tap_refiner.timestamps import format_param, format_utc, normalize, parse
 from tap_refiner.windows import Window, date_windows
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
     from singer_sdk.helpers.types import Context, Record
 
@@ -227,14 +228,21 @@ class WindowedResponsesStream(RefinerStream):
         shared.start(self.name, self._windowed_readers())
         windows = self.windows(context)
         ahead = self.fetch_ahead()
+        turn = [0]  # the next window to write: those after it are read ahead (byte budget)
+
+        def read(numbered: tuple[int, Window]) -> SpooledWindow | None:
+            index, window = numbered
+            return self._read_window(window, ahead, lambda: index > turn[0])
+
         try:  # closing(): the reading threads are stopped and awaited before finish()
             shared.pair(self.name, [self.window_key(w) for w in windows], self._partners())
-            with closing(ahead.in_order(lambda w: self._read_window(w, ahead), windows)) as reads:
+            with closing(ahead.in_order(read, enumerate(windows))) as reads:
                 for index, (window, spooled) in enumerate(zip(windows, reads, strict=True)):
                     shared.take_turn(self.name, index)
                     if spooled is not None:
                         yield from spooled.items()
                         shared.written(spooled, self.name)
+                    turn[0] = index + 1
                     self._complete_window(context, window)
                     if spooled is not None:
                         self.log("%s: %s, %d responses", self.name, window, spooled.count)
@@ -242,8 +250,13 @@ class WindowedResponsesStream(RefinerStream):
         finally:
             shared.finish(self.name)
 
-    def _read_window(self, window: Window, ahead: FetchAhead) -> SpooledWindow | None:
-        """Every raw response of ``window`` (None for an empty one), spooled or shared."""
+    def _read_window(
+        self, window: Window, ahead: FetchAhead, early: Callable[[], bool]
+    ) -> SpooledWindow | None:
+        """Every raw response of ``window`` (None for an empty one), spooled or shared.
+
+        While ``early()`` (read ahead of the window being written) it pauses over the budget.
+        """
         if window.start >= window.end:
             return None
         bounds = _bounds(window)
@@ -253,7 +266,10 @@ class WindowedResponsesStream(RefinerStream):
                 ahead.check()
                 yield item
 
-        return self.tap.shared_windows.read(self.window_key(window), items, self.name)
+        def held() -> bool:
+            return early() and not ahead.stopping.is_set()
+
+        return self.tap.shared_windows.read(self.window_key(window), items, self.name, early=held)
 
     def window_key(self, window: Window) -> str:
         """The window's whole query: equal keys are the same request (``shared_windows``)."""

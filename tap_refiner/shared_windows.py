@@ -26,6 +26,12 @@ Spools are anonymous temporary files (``tempfile.TemporaryFile``): the system re
 they are closed or the process ends, ``kill -9`` included. A window being read or waiting to be
 written has its own file (at most ``max_concurrent_requests`` + 1 of them); a window kept for a
 later stream is copied into one file of kept windows, so a run of many windows holds few files.
+
+Reading ahead is bounded by bytes too (``READ_AHEAD_BYTES``): a window read ahead of the one in
+turn waits, before its first request and between its items, while the spools alive (read, being
+read, or waiting for the follower) hold more than the budget, and goes on once windows before it
+are written. The window in turn never waits, so peak temporary disk is about one window (two in
+turns) plus the budget, however many or large the windows: a longer history reads no more ahead.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import threading
+import time
 from typing import IO, TYPE_CHECKING, Any
 
 import msgspec
@@ -43,6 +50,11 @@ if TYPE_CHECKING:
 
 #: A stream that may follow: its name, its window keys, and its SDK sync.
 Partner = tuple[str, "Callable[[], list[str]]", "Callable[[], None]"]
+
+#: Bytes of spooled windows beyond the one in turn that may wait on disk before reading pauses.
+READ_AHEAD_BYTES = 8 * 1024 * 1024
+#: How often a paused reader looks again (seconds): a window written frees its bytes at once.
+_PAUSE = 0.02
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder()
@@ -168,8 +180,10 @@ class Lockstep:
 class SharedWindows:
     """One per tap instance, that is per run; windows are read on ``FetchAhead`` threads."""
 
-    def __init__(self) -> None:
-        """Nothing spooled, kept or guessed yet."""
+    def __init__(self, read_ahead_bytes: int = READ_AHEAD_BYTES) -> None:
+        """Nothing spooled, kept or guessed yet; ``read_ahead_bytes`` bounds reading ahead."""
+        self.read_ahead_bytes = read_ahead_bytes
+        self._alive: dict[IO[bytes], int] = {}  # every spool not closed yet, and its bytes
         self._lock = threading.Lock()
         self._kept: dict[str, SpooledWindow] = {}
         self._kept_file: IO[bytes] | None = None
@@ -278,11 +292,18 @@ class SharedWindows:
 
     # -- windows ------------------------------------------------------------------------------
     def read(
-        self, key: str, items: Callable[[], Iterable[dict[str, Any]]], reader: str | None = None
+        self,
+        key: str,
+        items: Callable[[], Iterable[dict[str, Any]]],
+        reader: str | None = None,
+        *,
+        early: Callable[[], bool] | None = None,
     ) -> SpooledWindow:
         """The window ``key``: spooled now by ``items()``, or kept, or handed by the leader.
 
         A follower's come from its leader; another stream's may be kept by an earlier one.
+        While ``early()`` (the window is read ahead of the one in turn), reading pauses when
+        the spools alive exceed the budget (:meth:`make_room`).
         """
         lockstep = self._lockstep
         if lockstep is not None and reader == lockstep.follower:
@@ -291,21 +312,54 @@ class SharedWindows:
             kept = self._kept.get(key)
         if kept is not None:
             return kept
+        if early is not None:
+            self.make_room(early)  # before its first request: a held window holds no page
         spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed in written() or finish()
         with self._lock:
             self._spools.add(spool)
-        count = 0
+            self._alive[spool] = 0
         try:
-            for count, item in enumerate(items(), start=1):  # noqa: B007 - the count is kept
-                spool.write(_encoder.encode(item))
-                spool.write(b"\n")
-            spool.flush()
+            count = self._spool(spool, items(), early)
         except BaseException:
             with self._lock:
                 self._spools.discard(spool)
             spool.close()
             raise
         return SpooledWindow(key, spool, spool.tell(), count=count)
+
+    def _spool(
+        self,
+        spool: IO[bytes],
+        items: Iterable[dict[str, Any]],
+        early: Callable[[], bool] | None,
+    ) -> int:
+        """Write ``items`` to ``spool``, one JSON line each, counting its bytes; their count."""
+        count = 0
+        for count, item in enumerate(items, start=1):  # noqa: B007 - the count is kept
+            line = _encoder.encode(item) + b"\n"
+            spool.write(line)
+            with self._lock:
+                self._alive[spool] += len(line)
+            if early is not None:
+                self.make_room(early)
+        spool.flush()
+        return count
+
+    def spooled_bytes(self) -> int:
+        """Bytes of every spool alive: read, being read, or waiting for a stream to write it."""
+        with self._lock:
+            for file in [f for f in self._alive if f.closed]:
+                del self._alive[file]
+            return sum(self._alive.values())
+
+    def make_room(self, early: Callable[[], bool]) -> None:
+        """Wait while ``early()`` and the spools alive exceed the read-ahead budget.
+
+        The window in turn is never held (``early()`` false), so the windows before a held one
+        are written and free their bytes; a reader stopped meanwhile raises on its next item.
+        """
+        while early() and self.spooled_bytes() > self.read_ahead_bytes:
+            time.sleep(_PAUSE)
 
     def written(self, window: SpooledWindow, reader: str | None = None) -> None:
         """``window``'s records are written: hand it on, close it, or keep it for a later stream.

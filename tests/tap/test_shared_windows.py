@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 
 import pytest
 
+from tap_refiner.fetch_ahead import FetchAhead
 from tap_refiner.shared_windows import SharedWindows
 
 ITEMS = [{"uuid": "b", "data": {"q": 1.5, "t": "line\nbreak"}}, {"uuid": "a", "data": None}]
@@ -184,3 +186,44 @@ def test_a_leader_stopped_early_leaves_its_follower_to_sync_on_its_own():
     assert list(window.items()) == ITEMS
     shared.written(window, "responses")
     assert window.file.closed
+
+
+def test_reading_ahead_pauses_while_the_spools_alive_exceed_the_byte_budget():
+    """Windows read ahead of the one in turn wait once the spools alive hold more than the
+    budget, so temporary disk is about one window plus the budget (issue 18), not one window
+    per thread; every window is still read once and written in order."""
+    item = {"uuid": "x" * 80}
+    window_bytes = 50 * (len(msgspec_line(item)))
+    budget = 2 * window_bytes
+    shared = SharedWindows(read_ahead_bytes=budget)
+    shared.start("responses", ["responses"])
+    ahead = FetchAhead(8)
+    peaks: list[int] = []
+    turn = [0]
+
+    def read(numbered: tuple[int, str]):
+        index, key = numbered
+
+        def items():
+            for _ in range(50):
+                peaks.append(shared.spooled_bytes())
+                yield item
+
+        return shared.read(key, items, "responses", early=lambda: index > turn[0])
+
+    keys = [f"w{n}" for n in range(30)]
+    written = []
+    for index, window in enumerate(ahead.in_order(read, enumerate(keys))):
+        written.append((window.key, sum(1 for _ in window.items())))
+        peaks.append(shared.spooled_bytes())
+        shared.written(window, "responses")
+        turn[0] = index + 1
+    shared.finish("responses")
+    assert written == [(key, 50) for key in keys]
+    # the budget, the window in turn, and one item per reader that found room
+    assert max(peaks) <= budget + window_bytes + 8 * len(msgspec_line(item))
+    assert shared.spooled_bytes() == 0
+
+
+def msgspec_line(item: dict) -> bytes:
+    return json.dumps(item, separators=(",", ":")).encode() + b"\n"
