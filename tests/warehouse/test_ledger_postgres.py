@@ -6,6 +6,7 @@ PostgreSQL; assertions on the calls the emulator received, exit codes and the da
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from refiner_emulator.testing import EmulatorProcess
@@ -27,8 +29,9 @@ from target_refiner.ledger import (
     track_key,
 )
 from target_refiner.ledger_postgres import PostgresLedger
-from tests.reliability.target_processes import run_target, start_target, states_of
+from tests.reliability.target_processes import last_error_line, run_target, start_target, states_of
 from tests.reliability.test_ledger_identity import last_seq, writes
+from tests.warehouse.postgres_server import EmbeddedPostgres
 
 USERS = 1000
 
@@ -193,3 +196,84 @@ def test_postgres_and_sqlite_ledgers_mean_the_same(warehouse, tmp_path):
         sqlite.close()
         pg.close()
         other.close()
+
+
+@pytest.fixture
+def own_postgres():
+    """A server this test may stop (the session's is shared with every other test)."""
+    with EmbeddedPostgres() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def slow_emulator():
+    with EmulatorProcess("--contacts", "0", "--responses", "0", "--latency-ms", "30") as emu:
+        yield emu
+
+
+def events_then_users(users: int, every: int = 100) -> list[dict]:
+    """50 events, a STATE, then users with a STATE after every ``every`` of them."""
+    head = rows(0, 50)[:-1]
+    users_schema = {"properties": {"id": {"type": "string"}, "plan": {"type": "string"}}}
+    out = [*head, {"type": "STATE", "value": {"done": 0}}]
+    out.append(
+        {"type": "SCHEMA", "stream": "users", "key_properties": ["id"], "schema": users_schema}
+    )
+    for n in range(users):
+        out.append({"type": "RECORD", "stream": "users", "record": {"id": f"u{n}", "plan": "pro"}})
+        if (n + 1) % every == 0:
+            out.append({"type": "STATE", "value": {"done": n + 1}})
+    return out
+
+
+def wait_for(predicate, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def test_postgres_lost_mid_run_stops_and_the_next_run_converges(
+    slow_emulator, own_postgres, tmp_path
+):
+    emu = slow_emulator
+    emu.reset(data=True, config=True)
+    url = own_postgres.url("postgres")
+    users = 3000
+    lines = events_then_users(users)
+    config = {**machine(tmp_path, "first", emu, url), "max_concurrency": 16}
+    target = start_target(config, tmp_path / "first.json")
+    target.stdin.write("".join(json.dumps(m) + "\n" for m in lines))
+    target.stdin.close()
+    wait_for(lambda: writes(emu)["identify"] >= 300)
+    own_postgres.crash()
+    assert target.wait(timeout=120) == 1
+    out, err = target.stdout.read(), target.stderr.read()
+    for stream in (target.stdout, target.stderr):
+        stream.close()
+    assert writes(emu)["identify"] < users  # it stopped mid-run
+    assert "ledger_url" in last_error_line(err)
+    assert "Traceback" not in err
+    assert own_postgres.password not in err
+    own_postgres.restart()
+    # No STATE past what was committed: every user before the last STATE has its entry.
+    done = states_of(out)[-1]["done"]
+    with psycopg.connect(url) as db:
+        found = db.execute("SELECT user_key FROM refiner_ledger WHERE kind = 'identify'")
+        committed = {key for (key,) in found}
+    assert {f"id:u{n}" for n in range(done)} <= committed
+    seen = last_seq(emu)
+    again = run_target({**config, "state_dir": str(tmp_path / "second")}, lines, tmp_path, "b")
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert states_of(again.stdout)[-1] == {"done": users}
+    # Converged: every user identified; the events (committed before the loss) never again.
+    identified = {
+        c["params"].get("id")
+        for c in emu.calls()
+        if c["path"] == "/v1/identify-user" and c["status"] == 200
+    }
+    assert identified == {f"u{n}" for n in range(users)}
+    assert writes(emu, seen)["track"] == 0
+    assert writes(emu)["track"] == 50
+    # What was re-sent is at most what was in flight or not yet committed at the loss.
+    assert writes(emu, seen)["identify"] <= users - len(committed) + 16
