@@ -277,3 +277,21 @@ def test_postgres_lost_mid_run_stops_and_the_next_run_converges(
     assert writes(emu)["track"] == 50
     # What was re-sent is at most what was in flight or not yet committed at the loss.
     assert writes(emu, seen)["identify"] <= users - len(committed) + 16
+
+
+def test_a_wrong_password_stops_with_one_masked_line(emu, warehouse, tmp_path):
+    wrong = warehouse.url.replace(warehouse.server.password, "not-the-password-9")
+    result = run_target(machine(tmp_path, "m", emu, wrong), rows(3, 0), tmp_path)
+    assert result.returncode == 1
+    line = last_error_line(result.stderr)
+    assert "Setting `ledger_url` postgresql://postgres:***@" in line
+    assert "not-the-password-9" not in result.stderr
+    assert "Traceback" not in result.stderr
+    assert writes(emu) == {"identify": 0, "track": 0}
+
+
+def test_a_ledger_url_that_is_not_postgres_is_refused(emu, tmp_path):
+    result = run_target(machine(tmp_path, "m", emu, "sqlite:///x.db"), rows(3, 0), tmp_path)
+    assert result.returncode == 1
+    assert "`ledger_url` must be a PostgreSQL URL" in result.stderr
+    assert writes(emu) == {"identify": 0, "track": 0}
