@@ -295,3 +295,24 @@ def test_a_ledger_url_that_is_not_postgres_is_refused(emu, tmp_path):
     assert result.returncode == 1
     assert "`ledger_url` must be a PostgreSQL URL" in result.stderr
     assert writes(emu) == {"identify": 0, "track": 0}
+
+
+def test_ledger_wait_seconds_waits_for_the_holder(emu, warehouse, tmp_path):
+    holder = start_target(machine(tmp_path, "holder", emu, warehouse.url), tmp_path / "h.json")
+    wait_for(lambda: holder.poll() is None and bool(_holders(warehouse)))
+    waiting = start_target(
+        {**machine(tmp_path, "waiting", emu, warehouse.url), "ledger_wait_seconds": 60},
+        tmp_path / "w.json",
+    )
+    waiting.stdin.write("".join(json.dumps(m) + "\n" for m in rows(3, 0)))
+    waiting.stdin.close()
+    time.sleep(2)
+    assert waiting.poll() is None  # still waiting for the holder
+    holder.stdin.write("".join(json.dumps(m) + "\n" for m in rows(3, 0)))
+    holder.stdin.close()
+    assert holder.wait(timeout=60) == 0
+    assert waiting.wait(timeout=60) == 0, waiting.stderr.read()
+    for process in (holder, waiting):
+        process.stdout.close()
+        process.stderr.close()
+    assert writes(emu) == {"identify": 3, "track": 0}  # the second found them all sent
