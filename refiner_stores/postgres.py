@@ -61,8 +61,11 @@ def driver_missing(setting: str) -> str | None:
 
 
 def scrub(text: str, url: str) -> str:
-    """``text`` with ``url`` masked and its password (if any) replaced, for errors and logs."""
-    text = text.replace(url, masked(url))
+    """``text`` on one line, ``url`` masked and its password (if any) replaced, for errors and logs.
+
+    libpq's messages span lines (a lost server adds two of advice): a stop is one line.
+    """
+    text = " ".join(text.split()).replace(url, masked(url))
     password = url_password(url)
     return text.replace(password, "***") if password else text
 

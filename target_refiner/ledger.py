@@ -41,7 +41,7 @@ import re
 import sqlite3
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from target_refiner.errors import RunStoppedError
 
@@ -151,6 +151,35 @@ class LedgerWrite:
     user_key: str
     #: (identifier, person) links the row taught us, stored with its acknowledgement.
     links: tuple[tuple[str, str], ...] = ()
+
+
+class LedgerStore(Protocol):
+    """What the sender and the people cache need of a ledger, SQLite or PostgreSQL.
+
+    :class:`Ledger` (a file in ``state_dir``) or ``ledger_postgres.PostgresLedger``
+    (setting ``ledger_url``).
+    """
+
+    def already_done(self, key: LedgerKey | None, payload_hash: str) -> str | None:
+        """``"skipped"``, ``"replayed"`` or None (send it)."""
+
+    def lookup_people(self, identifiers: Collection[str]) -> dict[str, str]:
+        """Identifier -> person key for those the ledger links."""
+
+    def lookup_entries(self, keys: Collection[LedgerKey]) -> dict[LedgerKey, str]:
+        """The remembered hash of each of ``keys`` the ledger holds."""
+
+    def commit(self, writes: Iterable[LedgerWrite]) -> None:
+        """Apply acknowledged calls in one transaction, durable when this returns."""
+
+    def merge_people(self, person: str, merged: Iterable[str]) -> None:
+        """``merged`` turned out to be ``person``."""
+
+    def count(self) -> int:
+        """How many entries the ledger holds."""
+
+    def close(self) -> None:
+        """Release the ledger's connections."""
 
 
 def verdict(key: LedgerKey | None, remembered: str | None, payload_hash: str) -> str | None:

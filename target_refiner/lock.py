@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from target_refiner.errors import RunStoppedError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from pathlib import Path
 
 POLL_SECONDS = 0.2
@@ -25,6 +26,20 @@ POLL_SECONDS = 0.2
 
 class LedgerInUseError(RunStoppedError):
     """Another target holds the ledger (and we were not told to wait long enough)."""
+
+
+def busy_message(ledger: str, holder: Mapping[str, object], waited: float) -> str:
+    """The line a second target stops with: ``ledger`` is in use by ``holder``."""
+    who = (
+        f"pid {holder.get('pid', '?')} on {holder.get('host', '?')}, "
+        f"started {holder.get('started_at', '?')}"
+    )
+    waited_text = f" after waiting {waited:g}s" if waited > 0 else ""
+    return (
+        f"{ledger} is in use by another target-refiner ({who}){waited_text}. Only one run may "
+        "write a ledger at a time: wait for it to finish, or set `ledger_wait_seconds` to wait "
+        "for it."
+    )
 
 
 class LedgerLock:
@@ -71,16 +86,7 @@ class LedgerLock:
         return data if isinstance(data, dict) else {}
 
     def _busy_message(self, holder: dict[str, object], waited: float) -> str:
-        who = (
-            f"pid {holder.get('pid', '?')} on {holder.get('host', '?')}, "
-            f"started {holder.get('started_at', '?')}"
-        )
-        waited_text = f" after waiting {waited:g}s" if waited > 0 else ""
-        return (
-            f"The ledger {self.path.with_suffix('.sqlite')} is in use by another target-refiner "
-            f"({who}){waited_text}. Only one run may write a ledger at a time: wait for it to "
-            "finish, or set `ledger_wait_seconds` to wait for it."
-        )
+        return busy_message(f"The ledger {self.path.with_suffix('.sqlite')}", holder, waited)
 
     def release(self) -> None:
         """Unlock (idempotent); the file stays, so the next holder reuses it."""

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, cast
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
-    from target_refiner.ledger import Ledger
+    from target_refiner.ledger import LedgerStore
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ _UNKNOWN = object()
 class People:
     """Identifier -> person key, looked up from the ledger a batch at a time."""
 
-    def __init__(self, ledger: Ledger, cache_size: int = CACHE_SIZE) -> None:
+    def __init__(self, ledger: LedgerStore, cache_size: int = CACHE_SIZE) -> None:
         """Nothing is read until a batch asks."""
         self._ledger = ledger
         self._cache_size = cache_size

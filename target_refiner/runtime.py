@@ -17,8 +17,9 @@ from refiner_http.settings import policy_from_config, store_secrets
 from refiner_stores import StoreError
 from target_refiner.deadletter import DeadLetter, JsonLines, new_run_id
 from target_refiner.errors import RunStoppedError
-from target_refiner.ledger import Ledger
+from target_refiner.ledger import Ledger, LedgerStore, legacy_ledger_path
 from target_refiner.ledger_files import take_ledger
+from target_refiner.ledger_postgres import take_postgres_ledger
 from target_refiner.mapping_settings import NO_ACTION
 from target_refiner.members import SegmentCatalog
 from target_refiner.mirror import Mirror
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from refiner_http import HttpPolicy
+    from target_refiner.ledger_postgres import PostgresLedgerLock
+    from target_refiner.lock import LedgerLock
     from target_refiner.settings import Settings
     from target_refiner.target import TargetRefiner
 
@@ -40,6 +43,9 @@ REDACTED_LOGGERS = ("refiner_http", "urllib3")
 
 class Runtime:
     """Everything a run shares; :meth:`close` releases it all (idempotent)."""
+
+    ledger: LedgerStore
+    lock: LedgerLock | PostgresLedgerLock
 
     def __init__(self, target: TargetRefiner, settings: Settings) -> None:
         """Check the API, take the ledger, and start the shared pieces."""
@@ -77,6 +83,9 @@ class Runtime:
         try:
             project = self._check_api(settings.api_url, log)
             self.catalog.check_mappings(settings.mappings)
+            if settings.ledger_url:
+                self._take_postgres_ledger(settings, project, api_key)
+                return
             path, self.lock = take_ledger(
                 settings.state_dir,
                 project,
@@ -94,6 +103,18 @@ class Runtime:
             self.lock.release()
             self._release_early()
             raise
+        self.people = People(self.ledger)
+
+    def _take_postgres_ledger(self, settings: Settings, project: str | None, api_key: str) -> None:
+        """``ledger_url``: the project's rows in PostgreSQL (no project: named like the file)."""
+        url = str(settings.ledger_url)
+        name = project or legacy_ledger_path(settings.state_dir, settings.api_url, api_key).stem
+        try:
+            self.ledger, self.lock = take_postgres_ledger(
+                url, name, wait_seconds=settings.ledger_wait_seconds
+            )
+        except StoreError as exc:
+            raise RunStoppedError(self.redactor(str(exc))) from None
         self.people = People(self.ledger)
 
     def _open_outputs(self, target: TargetRefiner, settings: Settings, log: logging.Logger) -> None:

@@ -70,7 +70,7 @@ if TYPE_CHECKING:
 
     from refiner_http import RefinerClient
     from target_refiner.deadletter import DeadLetter, JsonLines
-    from target_refiner.ledger import Ledger, LedgerKey
+    from target_refiner.ledger import LedgerKey, LedgerStore
     from target_refiner.mapping import ApiCall
     from target_refiner.people import People, Resolution
     from target_refiner.progress import Progress
@@ -138,7 +138,7 @@ class Sender:
     def __init__(  # noqa: PLR0913 - collaborators and the documented knobs
         self,
         client: RefinerClient,
-        ledger: Ledger,
+        ledger: LedgerStore,
         dead_letter: DeadLetter,
         progress: Progress,
         tracker: AckTracker,
@@ -563,7 +563,7 @@ def _identifiers(call: ApiCall) -> tuple[str, ...]:
 class Entries:
     """Ledger entries looked up for a batch of rows at once; other keys are read one by one."""
 
-    def __init__(self, ledger: Ledger, keys: Collection[LedgerKey] = ()) -> None:
+    def __init__(self, ledger: LedgerStore, keys: Collection[LedgerKey] = ()) -> None:
         """Look ``keys`` up now (one query per kind, scope and few hundred keys)."""
         self.ledger = ledger
         self._asked = set(keys)
@@ -605,7 +605,7 @@ class DryRunSender:
 
     def __init__(
         self,
-        ledger: Ledger,
+        ledger: LedgerStore,
         people: People,
         out: JsonLines,
         progress: Progress,

@@ -27,7 +27,9 @@ from refiner_http.settings import (
     count_setting,
     positive_number_errors,
     setting,
+    store_url_errors,
 )
+from refiner_stores import is_postgres
 from target_refiner.mapping_settings import (
     DEFAULT_ACTION,
     MAPPINGS,
@@ -58,12 +60,26 @@ STATE_DIR = th.Property(
         "Refiner project, so a rotated key keeps it."
     ),
 )
+LEDGER_URL = th.Property(
+    "ledger_url",
+    th.StringType,
+    secret=True,
+    description=(
+        "PostgreSQL URL (`postgresql://user:password@host:5432/db`; `postgresql://` alone reads "
+        "the libpq variables) of the ledger, kept there instead of the SQLite file in "
+        "`state_dir`: runners with a fresh disk (CI, containers) and several machines share "
+        "it. Tables `refiner_ledger*`, created on first use, rows keyed by the Refiner "
+        "project; one writer per project everywhere (a session advisory lock). Needs the "
+        "`postgres` extra. Move a SQLite ledger in with `python -m target_refiner.ledger_copy`."
+    ),
+)
 LEDGER_WAIT_SECONDS = th.Property(
     "ledger_wait_seconds",
     th.IntegerType(minimum=0),
     default=0,
     description=(
-        "Only one run may write a ledger (`state_dir` + Refiner project). 0: a second run "
+        "Only one run may write a ledger (`state_dir` or `ledger_url`, + Refiner project). 0: "
+        "a second run "
         "stops at once, naming the holder (pid, host, start time); N: wait up to N "
         "seconds for the holder to finish first."
     ),
@@ -111,6 +127,7 @@ CONFIG_SCHEMA = th.PropertiesList(
     MAX_CONCURRENCY,
     MAX_REQUESTS_PER_USER_PER_MINUTE,
     STATE_DIR,
+    LEDGER_URL,
     LEDGER_WAIT_SECONDS,
     th.Property(
         "dead_letter_path",
@@ -179,6 +196,13 @@ def _ratio(config: Mapping[str, Any], prop: th.Property) -> float | None:
     return None if value is None else float(value)
 
 
+def _ledger_url_errors(config: Mapping[str, Any]) -> list[str]:
+    url = config.get(LEDGER_URL.name)
+    if url and not is_postgres(url):
+        return ["Setting `ledger_url` must be a PostgreSQL URL (postgresql://...)."]
+    return store_url_errors(config, (LEDGER_URL,))
+
+
 def check_settings(config: Mapping[str, Any]) -> list[str]:
     """Checks JSON schema cannot express (mappings, ratios, a blank key); each names the setting."""
     return [
@@ -188,17 +212,20 @@ def check_settings(config: Mapping[str, Any]) -> list[str]:
         *_ratio_errors(config),
         *api_key_errors(config),
         *mapping_errors(config),
+        *_ledger_url_errors(config),
     ]
 
 
 @dataclass(frozen=True)
 class Settings:
-    """The validated settings the runtime needs (SDK config is a plain dict; no secret here)."""
+    """The validated settings the runtime needs (no API key; ``ledger_url`` may hold a password)."""
 
     mappings: dict[str, StreamMapping]
     default: StreamMapping | None
     api_url: str
     state_dir: Path
+    #: PostgreSQL URL of the ledger (secret: it may hold a password); None: SQLite in state_dir.
+    ledger_url: str | None
     dead_letter_path: Path
     dry_run_path: Path
     truncate_long_strings: bool
@@ -227,6 +254,7 @@ def settings_from_config(config: Mapping[str, Any]) -> Settings:
         default=default_mapping(setting(config, DEFAULT_ACTION)),
         api_url=str(setting(config, API_URL)),
         state_dir=state_dir,
+        ledger_url=config.get(LEDGER_URL.name) or None,
         dead_letter_path=Path(config.get("dead_letter_path") or state_dir / "dead-letter.jsonl"),
         dry_run_path=Path(config.get("dry_run_path") or state_dir / "dry-run.jsonl"),
         truncate_long_strings=bool(config.get("truncate_long_strings")),

@@ -67,6 +67,7 @@ def only_line(stderr: str, *, plugin: bool = False) -> str:
     ("plugin", "setting"),
     [
         ("target-refiner", "pacing_url"),
+        ("target-refiner", "ledger_url"),
         ("tap-refiner", "pacing_url"),
         ("tap-refiner", "webhook_store"),
     ],

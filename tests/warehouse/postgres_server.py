@@ -159,6 +159,14 @@ class EmbeddedPostgres:
             return False
         return True
 
+    def crash(self) -> None:
+        """Stop at once as a lost server does (``immediate``: sessions cut, no checkpoint)."""
+        self._run("pg_ctl", "stop", f"--pgdata={self.data}", "--mode=immediate", "--wait")
+
+    def restart(self) -> None:
+        """Start again on the same port and data after :meth:`crash`."""
+        self._start_server(last_attempt=True)
+
     def stop(self) -> None:
         """Fast shutdown (open sessions are ended), then the temporary directory goes."""
         if not self.root.name:
