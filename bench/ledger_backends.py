@@ -1,10 +1,10 @@
 """Re-sync of unchanged identify rows with the ledger in SQLite and in PostgreSQL, side by side.
 
 The rows are sent once (seeding the emulator and a SQLite ledger, rate limits off), the ledger
-file is copied into PostgreSQL (``target_refiner.ledger_copy``, the documented move; the suite's
-embedded server on loopback), then the same rows are replayed twice: with the SQLite ledger in
-``state_dir``, and with an empty ``state_dir`` and ``ledger_url``. Goal: 0 calls both times and
-the PostgreSQL ledger at least half the SQLite ledger's rows/s.
+file is copied into PostgreSQL (``target_refiner.ledger.to_postgres``, the documented move; the
+suite's embedded server on loopback), then the same rows are replayed twice: with the SQLite
+ledger in ``state_dir``, and with an empty ``state_dir`` and ``ledger_url``. Goal: 0 calls both
+times and the PostgreSQL ledger at least half the SQLite ledger's rows/s.
 
     .venv/bin/python bench/ledger_backends.py [--rows 100000]
 """
@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))  # tests.warehouse.postgres_server: the suite's Po
 from target_resync import run, write_input  # noqa: E402
 
 from refiner_emulator.testing import EmulatorProcess  # noqa: E402
-from target_refiner.ledger_copy import copy_ledger  # noqa: E402
+from target_refiner.ledger.to_postgres import copy_ledger  # noqa: E402
 from tests.warehouse.postgres_server import EmbeddedPostgres  # noqa: E402
 
 

@@ -47,7 +47,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from refiner_emulator.testing import EmulatorProcess
-from target_refiner.ledger import identify_key
+from target_refiner.ledger.keys import identify_key
 from target_refiner.mapping import ApiCall, RowMapper
 from target_refiner.mapping_settings import default_mapping
 

@@ -3,7 +3,7 @@
 A stream's mapping (``mapping_settings.py``) is resolved once per sink into a :class:`RowMapper`;
 :meth:`RowMapper.map` turns each row into an :class:`ApiCall` or a :class:`Rejection` that
 carries the reason for the dead-letter file. Each action has its own small builder
-(:data:`CALL_BUILDERS`); ledger keys come from ``ledger.py``, trait values from ``values.py``.
+(:data:`CALL_BUILDERS`); ledger keys come from ``ledger/keys.py``, trait values from ``values.py``.
 
 Trait names that Refiner reads as request parameters (``id``, ``email``, ``account``, ``api_key``,
 ``userId``) are never sent as traits: with the default "all other fields" they are left out, and
@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from target_refiner.ledger import (
+from target_refiner.ledger.keys import (
     DELETED,
     MEMBER,
     NOT_MEMBER,

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, cast
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
-    from target_refiner.ledger import LedgerStore
+    from target_refiner.ledger.keys import LedgerStore
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ from refiner_http.settings import policy_from_config, store_secrets
 from refiner_stores import StoreError
 from target_refiner.deadletter import DeadLetter, JsonLines, new_run_id
 from target_refiner.errors import RunStoppedError
-from target_refiner.ledger import Ledger, LedgerStore, legacy_ledger_path
-from target_refiner.ledger_files import take_ledger
-from target_refiner.ledger_postgres import take_postgres_ledger
+from target_refiner.ledger.files import take_ledger
+from target_refiner.ledger.postgres import take_postgres_ledger
+from target_refiner.ledger.sqlite import Ledger, legacy_ledger_path
 from target_refiner.mapping_settings import NO_ACTION
 from target_refiner.members import SegmentCatalog
 from target_refiner.mirror import Mirror
@@ -32,8 +32,9 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from refiner_http import HttpPolicy
-    from target_refiner.ledger_postgres import PostgresLedgerLock
-    from target_refiner.lock import LedgerLock
+    from target_refiner.ledger.keys import LedgerStore
+    from target_refiner.ledger.lock import LedgerLock
+    from target_refiner.ledger.postgres import PostgresLedgerLock
     from target_refiner.settings import Settings
     from target_refiner.target import TargetRefiner
 

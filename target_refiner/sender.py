@@ -61,7 +61,7 @@ from refiner_http import RefinerApiError, RefinerAuthError, RefinerEndpointError
 from refiner_http.policy import RETRYABLE_EXCEPTIONS
 from target_refiner.concurrency import Concurrency
 from target_refiner.errors import RunStoppedError
-from target_refiner.ledger import LedgerWrite, verdict
+from target_refiner.ledger.keys import LedgerWrite, verdict
 from target_refiner.mapping_settings import DELETE_CONTACT, MIRROR_SEGMENT
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ if TYPE_CHECKING:
 
     from refiner_http import RefinerClient
     from target_refiner.deadletter import DeadLetter, JsonLines
-    from target_refiner.ledger import LedgerKey, LedgerStore
+    from target_refiner.ledger.keys import LedgerKey, LedgerStore
     from target_refiner.mapping import ApiCall
     from target_refiner.people import People, Resolution
     from target_refiner.progress import Progress

@@ -70,7 +70,8 @@ LEDGER_URL = th.Property(
         "`state_dir`: runners with a fresh disk (CI, containers) and several machines share "
         "it. Tables `refiner_ledger*`, created on first use, rows keyed by the Refiner "
         "project; one writer per project everywhere (a session advisory lock). Needs the "
-        "`postgres` extra. Move a SQLite ledger in with `python -m target_refiner.ledger_copy`."
+        "`postgres` extra. Move a SQLite ledger in with "
+        "`python -m target_refiner.ledger.to_postgres`."
     ),
 )
 LEDGER_WAIT_SECONDS = th.Property(

@@ -7,7 +7,8 @@ import threading
 
 from target_refiner import people as people_module
 from target_refiner import sender as sender_module
-from target_refiner.ledger import Ledger, LedgerWrite, identify_key
+from target_refiner.ledger.keys import LedgerWrite, identify_key
+from target_refiner.ledger.sqlite import Ledger
 from target_refiner.people import People
 from tests.target.target_helpers import run_target, schema
 

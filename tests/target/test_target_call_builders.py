@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from target_refiner import ledger
+from target_refiner.ledger import keys as ledger
 from target_refiner.mapping import CALL_BUILDERS, ApiCall, CallContext, Rejection, RowMapper
 from target_refiner.mapping_settings import ACTIONS, parse_stream_mapping
 

@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from target_refiner.ledger import (
-    Ledger,
-    LedgerKey,
-    LedgerOfAnotherProjectError,
-    LedgerWrite,
-    legacy_ledger_path,
-    project_ledger_path,
-)
+from target_refiner.ledger.keys import LedgerKey, LedgerOfAnotherProjectError, LedgerWrite
+from target_refiner.ledger.sqlite import Ledger, legacy_ledger_path, project_ledger_path
 
 
 def test_identify_segment_delete_and_track(tmp_path):

@@ -18,17 +18,17 @@ import psycopg
 import pytest
 
 from refiner_emulator.testing import EmulatorProcess
-from target_refiner.ledger import (
+from target_refiner.ledger.keys import (
     DELETED,
     MEMBER,
-    Ledger,
     LedgerWrite,
     deleted_key,
     identify_key,
     segment_key,
     track_key,
 )
-from target_refiner.ledger_postgres import PostgresLedger
+from target_refiner.ledger.postgres import PostgresLedger
+from target_refiner.ledger.sqlite import Ledger
 from tests.reliability.target_processes import last_error_line, run_target, start_target, states_of
 from tests.reliability.test_ledger_identity import last_seq, writes
 from tests.warehouse.postgres_server import EmbeddedPostgres
@@ -139,7 +139,15 @@ def test_a_sqlite_ledger_copied_in_sends_nothing_again(emu, warehouse, tmp_path)
     (ledger_file,) = Path(local["state_dir"]).glob("ledger-project-*.sqlite")
     seen, url = last_seq(emu), warehouse.url
     copy = subprocess.run(
-        [sys.executable, "-m", "target_refiner.ledger_copy", "--from", ledger_file, "--to", url],
+        [
+            sys.executable,
+            "-m",
+            "target_refiner.ledger.to_postgres",
+            "--from",
+            ledger_file,
+            "--to",
+            url,
+        ],
         capture_output=True,
         text=True,
         timeout=120,

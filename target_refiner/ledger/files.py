@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from target_refiner.ledger import Ledger, legacy_ledger_path, project_ledger_path
-from target_refiner.lock import LedgerLock
+from target_refiner.ledger.lock import LedgerLock
+from target_refiner.ledger.sqlite import Ledger, legacy_ledger_path, project_ledger_path
 
 if TYPE_CHECKING:
     import logging

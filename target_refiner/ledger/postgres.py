@@ -1,6 +1,6 @@
 """The ledger in PostgreSQL (``ledger_url``): a runner with a fresh disk keeps what was sent.
 
-The same meaning as the SQLite ledger (``ledger.py`` owns the vocabulary: kinds, hashes, keys),
+The same meaning as the SQLite ledger (``keys.py`` owns the vocabulary: kinds, hashes, keys),
 in tables of their own, every row carrying the Refiner project it remembers, so one database
 serves several projects:
 
@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from refiner_stores.location import masked
 from refiner_stores.postgres import SessionLock, connect, open_store, store_errors
-from target_refiner.ledger import (
+from target_refiner.ledger.keys import (
     LEDGER_DELETED,
     LEDGER_IDENTIFY,
     LEDGER_SEGMENT,
@@ -41,7 +41,7 @@ from target_refiner.ledger import (
     LedgerWrite,
     verdict,
 )
-from target_refiner.lock import POLL_SECONDS, LedgerInUseError, busy_message
+from target_refiner.ledger.lock import POLL_SECONDS, LedgerInUseError, busy_message
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterable, Sequence

@@ -1,27 +1,12 @@
-"""SQLite ledger of what Refiner has acknowledged, so unchanged rows and replays are not re-sent.
+"""The SQLite ledger: one file per Refiner project under ``state_dir``.
 
-One table, ``ledger(kind, user_key, scope, hash)``, primary key ``(kind, user_key, scope)``:
-
-- ``identify`` / user key / ``""``: hash of the last acknowledged identify payload;
-- ``segment`` / user key / segment uuid: ``member`` or ``not-member`` after the last add/remove;
-- ``deleted`` / user key / ``""``: the contact was deleted (a later identify, track or segment
-  add clears it, and deleting clears that user's identify and segment rows);
-- ``track`` / event identity / stream: the event was sent (identity = the key properties'
-  values, or the whole row without key properties, plus what the call sends).
-
-``user_key`` is the *person key* (see ``people.py``); table ``person(identifier, person)`` links
-each user id and email seen to it, so a person named by id in one row and by email in another
-has one set of entries.
-
-This module owns that vocabulary (kind names, hash markers, key and identifier formats): the
-mapping and the sender build keys only through it, so the file format is defined here alone.
-
-Table ``meta(name, value)`` records ``project_uuid``: the Refiner project whose calls the file
-remembers. One database per Refiner project (``ledger_files.py`` names it and adopts files of the
-older naming by ``api_url`` and key), so a rotated key or another spelling of the URL keeps it,
-and another project never reads it (:meth:`Ledger.__init__` refuses a file of another project).
-A file SQLite cannot read stops the run (:class:`LedgerUnreadableError`): treating it as empty
-would send everything again.
+Tables ``ledger(kind, user_key, scope, hash)`` (primary key ``(kind, user_key, scope)``),
+``person(identifier, person)`` and ``meta(name, value)``, whose ``project_uuid`` row names the
+Refiner project whose calls the file remembers. ``files.py`` names the file and adopts files of
+the older naming by ``api_url`` and key, so a rotated key or another spelling of the URL keeps
+it, and another project never reads it (:meth:`Ledger.__init__` refuses a file of another
+project). A file SQLite cannot read stops the run (:class:`LedgerUnreadableError`): treating it
+as empty would send everything again.
 
 Speed: WAL journal with ``synchronous=NORMAL`` (durable across a process crash, which is what a
 kill -9 is; an OS crash may lose the last commits, which only causes re-sends), ``WITHOUT ROWID``,
@@ -30,8 +15,7 @@ committer thread (:meth:`Ledger.commit`).
 
 Scale: nothing is loaded whole. The sender asks for the person links and entries of a batch of
 rows at a time (:meth:`Ledger.lookup_people`, :meth:`Ledger.lookup_entries`: a few indexed
-queries per thousands of rows), so memory follows the batch, not the ledger; the two lookups are
-all a ledger on another database needs to answer.
+queries per thousands of rows), so memory follows the batch, not the ledger.
 """
 
 from __future__ import annotations
@@ -40,30 +24,27 @@ import hashlib
 import re
 import sqlite3
 import threading
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import TYPE_CHECKING
 
 from target_refiner.errors import RunStoppedError
+from target_refiner.ledger.keys import (
+    LEDGER_DELETED,
+    LEDGER_IDENTIFY,
+    LEDGER_SEGMENT,
+    NOT_MEMBER,
+    LedgerKey,
+    LedgerOfAnotherProjectError,
+    LedgerUnreadableError,
+    LedgerWrite,
+    verdict,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+    from collections.abc import Collection, Iterable, Iterator, Sequence
     from pathlib import Path
-
-# Kinds: what "the last acknowledged payload" is remembered per. These strings are in every
-# ledger file: never rename them.
-LEDGER_IDENTIFY = "identify"  # per user key: hash of the identify payload
-LEDGER_SEGMENT = "segment"  # per (segment, user key): MEMBER or NOT_MEMBER
-LEDGER_DELETED = "deleted"  # per user key: the contact was deleted
-LEDGER_TRACK = "track"  # per (event identity, stream): the event was sent
 
 #: Keys per lookup query: well under SQLite's (and any database's) limit of bound parameters.
 LOOKUP_CHUNK = 500
-
-# The hash remembered for calls whose payload needs no comparing.
-MEMBER = "member"
-NOT_MEMBER = "not-member"
-DELETED = "deleted"
-SENT = "sent"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS ledger (
@@ -85,108 +66,6 @@ CREATE TABLE IF NOT EXISTS meta (
 #: ``meta`` row naming the Refiner project whose calls the file remembers.
 META_PROJECT = "project_uuid"
 _PLAIN_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-
-class LedgerUnreadableError(RunStoppedError):
-    """The ledger file exists but SQLite cannot read it: never treated as an empty ledger."""
-
-
-class LedgerOfAnotherProjectError(RunStoppedError):
-    """The file remembers calls made to another Refiner project than the key's."""
-
-
-def identifiers_of(identity: Mapping[str, object]) -> tuple[str, ...]:
-    """``("id:42", "email:ann@x.io")``: how the ledger names a person's identifiers, id first."""
-    names = []
-    if "id" in identity:
-        names.append(f"id:{identity['id']}")
-    if "email" in identity:
-        names.append(f"email:{identity['email']}")
-    return tuple(names)
-
-
-class LedgerKey(NamedTuple):
-    """Where the ledger remembers a call: ``(kind, user_key, scope)``.
-
-    A named tuple: batches of rows hash thousands of these (a dataclass hashes in Python).
-    """
-
-    kind: str
-    user_key: str
-    scope: str = ""
-
-    def under_person(self, person: str) -> LedgerKey:
-        """This key for the person key (``people.py``); track events stay keyed by identity."""
-        if self.kind == LEDGER_TRACK or self.user_key == person:
-            return self
-        return LedgerKey(self.kind, person, self.scope)
-
-
-def identify_key(user_key: str) -> LedgerKey:
-    """The last identify payload acknowledged for this person."""
-    return LedgerKey(LEDGER_IDENTIFY, user_key)
-
-
-def segment_key(user_key: str, segment_uuid: str) -> LedgerKey:
-    """Whether this person was last added to or removed from this segment."""
-    return LedgerKey(LEDGER_SEGMENT, user_key, segment_uuid)
-
-
-def deleted_key(user_key: str) -> LedgerKey:
-    """Whether this person's contact was deleted."""
-    return LedgerKey(LEDGER_DELETED, user_key)
-
-
-def track_key(event_identity: str, stream: str) -> LedgerKey:
-    """Whether this event (of this stream) was sent."""
-    return LedgerKey(LEDGER_TRACK, event_identity, stream)
-
-
-@dataclass(frozen=True)
-class LedgerWrite:
-    """Remember ``hash`` for ``key`` (an acknowledged call for the person ``user_key``)."""
-
-    key: LedgerKey | None
-    hash: str
-    user_key: str
-    #: (identifier, person) links the row taught us, stored with its acknowledgement.
-    links: tuple[tuple[str, str], ...] = ()
-
-
-class LedgerStore(Protocol):
-    """What the sender and the people cache need of a ledger, SQLite or PostgreSQL.
-
-    :class:`Ledger` (a file in ``state_dir``) or ``ledger_postgres.PostgresLedger``
-    (setting ``ledger_url``).
-    """
-
-    def already_done(self, key: LedgerKey | None, payload_hash: str) -> str | None:
-        """``"skipped"``, ``"replayed"`` or None (send it)."""
-
-    def lookup_people(self, identifiers: Collection[str]) -> dict[str, str]:
-        """Identifier -> person key for those the ledger links."""
-
-    def lookup_entries(self, keys: Collection[LedgerKey]) -> dict[LedgerKey, str]:
-        """The remembered hash of each of ``keys`` the ledger holds."""
-
-    def commit(self, writes: Iterable[LedgerWrite]) -> None:
-        """Apply acknowledged calls in one transaction, durable when this returns."""
-
-    def merge_people(self, person: str, merged: Iterable[str]) -> None:
-        """``merged`` turned out to be ``person``."""
-
-    def count(self) -> int:
-        """How many entries the ledger holds."""
-
-    def close(self) -> None:
-        """Release the ledger's connections."""
-
-
-def verdict(key: LedgerKey | None, remembered: str | None, payload_hash: str) -> str | None:
-    """What a remembered hash says of a call: ``"skipped"``, ``"replayed"`` or None (send it)."""
-    if key is None or remembered != payload_hash:
-        return None
-    return "replayed" if key.kind == LEDGER_TRACK else "skipped"
 
 
 def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:

@@ -1,4 +1,6 @@
-"""Move a SQLite ledger into PostgreSQL: ``python -m target_refiner.ledger_copy --from F --to URL``.
+"""Move a SQLite ledger into PostgreSQL.
+
+``python -m target_refiner.ledger.to_postgres --from FILE --to URL``.
 
 The file's Refiner project (its ``meta`` row; ``--project`` for a file that names none) keys the
 rows, so the next run with ``ledger_url`` finds everything the file remembered and sends none of
@@ -17,14 +19,14 @@ from pathlib import Path
 from refiner_stores import StoreError, masked
 from refiner_stores.postgres import store_errors
 from target_refiner.errors import RunStoppedError
-from target_refiner.ledger import META_PROJECT, Ledger
-from target_refiner.ledger_postgres import (
+from target_refiner.ledger.postgres import (
     SETTING,
     UPSERT_ENTRY,
     UPSERT_LINK,
     PostgresLedger,
     take_postgres_ledger,
 )
+from target_refiner.ledger.sqlite import META_PROJECT, Ledger
 
 #: Rows per executemany: a few round trips per hundred thousand rows, bounded memory.
 COPY_CHUNK = 5000
@@ -79,7 +81,7 @@ def _copy_rows(source: sqlite3.Connection, target: PostgresLedger) -> int:
 def main(argv: list[str] | None = None) -> int:
     """The command line; a known stop is one line on stderr and exit code 1."""
     parser = argparse.ArgumentParser(
-        prog="python -m target_refiner.ledger_copy", description=__doc__
+        prog="python -m target_refiner.ledger.to_postgres", description=__doc__
     )
     parser.add_argument("--from", dest="source", required=True, type=Path, help="ledger file")
     parser.add_argument("--to", dest="url", required=True, help="postgresql:// URL")
@@ -89,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         copied = copy_ledger(args.source, args.url, args.project, args.wait_seconds)
     except (RunStoppedError, StoreError) as exc:
-        print(f"ledger_copy: {exc}", file=sys.stderr)  # noqa: T201 - a command's answer
+        print(f"to_postgres: {exc}", file=sys.stderr)  # noqa: T201 - a command's answer
         return 1
     print(f"Copied {copied} ledger entries from {args.source} to {masked(args.url)}")  # noqa: T201
     return 0
