@@ -11,6 +11,8 @@ import pytest
 
 from refiner_stores import StoreError
 from refiner_stores.location import masked
+from target_refiner.ledger.postgres import PostgresLedger
+from target_refiner.sync_log.open import open_sync_log
 from target_refiner.sync_log.postgres import PostgresSyncLog
 from target_refiner.sync_log.sql import compact_json
 from target_refiner.sync_log.sqlite import iso_utc
@@ -103,3 +105,16 @@ def poll(backend, seen: dict[str, set[int]]) -> None:
         bookmark = max(seen[table], default=0)
         rows = backend.rows(f"SELECT seq FROM {table} WHERE seq > {bookmark} ORDER BY seq")  # noqa: S608 - constant
         seen[table].update(row[0] for row in rows)
+
+
+def test_open_sync_log_writes_in_the_ledger_database(warehouse):
+    ledger = PostgresLedger(warehouse.url, "project-1")
+    store = open_sync_log(ledger)
+    try:
+        assert isinstance(store, PostgresSyncLog)
+        store.start_run(run_record("r1", day(0), project="project-1"))
+    finally:
+        store.close()
+        ledger.close()
+    assert warehouse.rows("SELECT project, run_id FROM refiner_sync_runs") == [("project-1", "r1")]
+    assert warehouse.rows("SELECT store_id FROM refiner_sync_store") == [(store.store_id,)]
