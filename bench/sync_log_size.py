@@ -95,6 +95,16 @@ def sqlite_bytes(path: Path) -> int:
     return pages * page_size + (wal.stat().st_size if wal.exists() else 0)
 
 
+def sqlite_tables(path: Path) -> str:
+    """Bytes per table with its indexes (``dbstat``), the sync log's tables only."""
+    with closing(sqlite3.connect(path)) as db:
+        rows = db.execute(
+            "SELECT tbl_name, SUM(pgsize) FROM dbstat JOIN sqlite_schema USING (name)"
+            " GROUP BY tbl_name"
+        ).fetchall()
+    return ", ".join(f"{name} {size / 1e6:.1f} MB" for name, size in rows if name in TABLES)
+
+
 def size_table(name: str, store: SqlSyncLog, size: Callable[[], int], rows: int, days: int) -> None:
     """Print the size after the first run (per 100k rows) and after each daily run."""
     empty = size()
@@ -240,6 +250,7 @@ def main() -> None:
         Ledger(path, project=PROJECT).close()
         store = SqliteSyncLog(path)
         size_table("SQLite", store, lambda: sqlite_bytes(path), args.rows, args.days)
+        print(f"SQLite after the last day: {sqlite_tables(path)}")
         store.close()
         sharing(Path(tmp))
     if args.postgres:
