@@ -118,7 +118,7 @@ class Statements:
         self.snapshot_since = (
             f"INSERT INTO {SNAPSHOT} ({', '.join(CHANGE_COLUMNS)})"  # noqa: S608 - constant SQL
             f" SELECT {', '.join(CHANGE_COLUMNS)} FROM {CHANGELOG} WHERE seq IN"
-            f" (SELECT MAX(seq) FROM {CHANGELOG} WHERE seq > {p}"
+            f" (SELECT MAX(seq) FROM {CHANGELOG} WHERE seq > {p} AND seq <= {p}"
             " GROUP BY project, stream, row_key)"
             f" ON CONFLICT (project, stream, row_key) DO UPDATE SET {replaced}"
         )
@@ -190,7 +190,10 @@ class SqlSyncLog:
             cursor.execute(sql.last_change)
             before = cursor.fetchall()[0][0]
             cursor.executemany(sql.insert_change, rows)
-            cursor.execute(sql.snapshot_since, (before,))
+            cursor.execute(sql.last_change)
+            last = cursor.fetchall()[0][0]
+            # Both bounds: an index range even on a table the planner has no statistics of yet.
+            cursor.execute(sql.snapshot_since, (before, last))
 
     def end_run(self, run: RunRecord) -> None:
         """Rewrite ``run``'s row (status, end, exit code, counts) with a new ``seq``."""
