@@ -44,6 +44,14 @@ ENDED_WITHOUT_FINISHING = (
 )
 
 
+def aware(moment: dt.datetime) -> dt.datetime:
+    """``moment``, refused if it has no time zone (a naive time would be read as local)."""
+    if moment.tzinfo is None:
+        msg = f"the sync log stores timezone-aware times only, got {moment!r}"
+        raise ValueError(msg)
+    return moment
+
+
 def compact_json(value: object) -> str:
     """JSON as stored: compact, keys sorted (equal values are equal text)."""
     return json.dumps(value, separators=(",", ":"), sort_keys=True)

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from refiner_stores import StoreError
 from refiner_stores.sync_log import META_STORE_ID, SQLITE_SCHEMA
 from target_refiner.ledger.sqlite import SCHEMA as LEDGER_SCHEMA
-from target_refiner.sync_log.sql import Dialect, SqlSyncLog, Statements
+from target_refiner.sync_log.sql import Dialect, SqlSyncLog, Statements, aware
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -44,10 +44,7 @@ TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 def iso_utc(moment: dt.datetime) -> str:
     """``moment`` (timezone-aware) as stored: ISO 8601 UTC, microseconds, ``Z``."""
-    if moment.tzinfo is None:
-        msg = f"the sync log stores timezone-aware times only, got {moment!r}"
-        raise ValueError(msg)
-    return moment.astimezone(dt.timezone.utc).strftime(TIME_FORMAT)
+    return aware(moment).astimezone(dt.timezone.utc).strftime(TIME_FORMAT)
 
 
 class SqliteSyncLog(SqlSyncLog):

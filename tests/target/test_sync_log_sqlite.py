@@ -11,6 +11,7 @@ import pytest
 from refiner_stores.sync_log import META_STORE_ID
 from target_refiner.ledger.keys import LedgerKey, LedgerWrite
 from target_refiner.ledger.sqlite import Ledger, project_ledger_path
+from target_refiner.sync_log.open import open_sync_log
 from target_refiner.sync_log.sqlite import SqliteSyncLog
 from tests.target.sync_log_contract import SyncLogContract, day, ended, keys, run_record
 
@@ -111,3 +112,15 @@ def test_the_file_stops_growing_when_prune_keeps_pace(backend):
     # tenth of what one day's log takes (only seq's varints lengthen).
     one_day = sizes[1] - sizes[0]
     assert sizes[-1] - sizes[12] < one_day / 10, sizes
+
+
+def test_open_sync_log_writes_in_the_ledger_file(backend):
+    ledger = Ledger(backend.path, project="project-1")
+    store = open_sync_log(ledger)
+    try:
+        assert isinstance(store, SqliteSyncLog)
+        store.start_run(run_record("r1", day(0)))
+    finally:
+        store.close()
+        ledger.close()
+    assert backend.rows("SELECT run_id FROM refiner_sync_runs") == [("r1",)]
