@@ -8,6 +8,7 @@ gives it to the redactors that keep it out of logs and errors.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
@@ -39,3 +40,8 @@ def masked(value: str) -> str:
     if not is_postgres(value):
         return value
     return _QUERY_PASSWORD.sub(rf"\g<1>{MASK}", _USER_PASSWORD.sub(rf"\g<1>{MASK}@", value))
+
+
+def shown(value: str) -> str:
+    """A store's location as a log line may show it: a URL masked, a path made absolute."""
+    return masked(value) if is_postgres(value) else str(Path(value).expanduser().resolve())

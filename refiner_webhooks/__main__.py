@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 from refiner_http.redact import Redactor
 from refiner_serving.listen import bind
 from refiner_stores import StoreError, url_password
-from refiner_webhooks.stores import open_event_store, shown
+from refiner_stores.location import shown
+from refiner_webhooks.stores import open_event_store
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

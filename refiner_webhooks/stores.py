@@ -6,10 +6,9 @@ machines); anything else is a path to the SQLite file of ``store.py``. Both answ
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from refiner_stores.location import is_postgres, masked
+from refiner_stores.location import is_postgres
 from refiner_webhooks import pg_store, store
 
 if TYPE_CHECKING:
@@ -24,11 +23,6 @@ def open_event_store(value: str, *, setting: str) -> AnyEventStore:
     if is_postgres(value):
         return pg_store.PostgresEventStore(value, setting=setting)
     return store.EventStore(value)
-
-
-def shown(value: str) -> str:
-    """The store as a log line may show it: a URL masked, a path made absolute."""
-    return masked(value) if is_postgres(value) else str(Path(value).expanduser().resolve())
 
 
 def read_store_id(value: str, *, setting: str) -> str | None:

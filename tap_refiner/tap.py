@@ -24,6 +24,7 @@ from tap_refiner.client import SharedListings
 from tap_refiner.fetch_ahead import DEFAULT_WORKERS
 from tap_refiner.interrupt import InterruptibleWriter, interrupted
 from tap_refiner.shared_windows import SharedWindows
+from tap_refiner.sync_log_streams import SYNC_LOG_STORE, SYNC_LOG_STREAMS
 from tap_refiner.timestamps import parse
 from tap_refiner.webhook_events import WEBHOOK_SETTINGS, WEBHOOK_STORE, WebhookEventsStream
 
@@ -50,6 +51,7 @@ STREAM_TYPES: list[type[Stream]] = [
     streams.AccountStream,
     streams.ReportsStream,
     WebhookEventsStream,
+    *SYNC_LOG_STREAMS,
 ]
 
 CONFIG_SCHEMA = th.PropertiesList(
@@ -160,6 +162,8 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     # -- webhook_events ---------------------------------------------------------------------
     *WEBHOOK_SETTINGS,
+    # -- sync_runs, sync_changelog, sync_snapshot ---------------------------------------------
+    SYNC_LOG_STORE,
 ).to_dict()
 
 KNOWN_STOP_LOG_FILTER = KnownStopLogFilter()
@@ -168,7 +172,7 @@ KNOWN_STOP_LOG_FILTER = KnownStopLogFilter()
 def check_settings(config: dict[str, Any]) -> list[str]:
     """Checks JSON Schema cannot express; messages name the setting, never its value if secret."""
     errors = [*connection_errors(config), *api_url_errors(config)]
-    errors += store_url_errors(config, (WEBHOOK_STORE,))
+    errors += store_url_errors(config, (WEBHOOK_STORE, SYNC_LOG_STORE))
     if config.get("start_date"):
         try:
             parse(str(config["start_date"]))
@@ -228,7 +232,7 @@ class TapRefiner(Tap):
 
     @override
     def discover_streams(self) -> list[Stream]:
-        """Every stream of the tap; ``webhook_events`` is empty unless ``webhook_store`` is set."""
+        """Every stream of the tap; the store streams are empty unless their setting is set."""
         found = [stream_type(tap=self) for stream_type in STREAM_TYPES]
         for stream in found:  # a known stop is one line: see KnownStopLogFilter
             stream.logger.addFilter(KNOWN_STOP_LOG_FILTER)

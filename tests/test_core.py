@@ -9,6 +9,8 @@ from refiner_webhooks.event import WebhookEvent
 from refiner_webhooks.store import EventStore
 from refiner_webhooks.testing import sample_event
 from tap_refiner.tap import TapRefiner
+from target_refiner.sync_log.sqlite import SqliteSyncLog
+from tests.tap import sync_log_scenario
 
 # The emulator's URL is known only once the session fixture started it; the runner keeps this
 # dict by reference, so the fixture below fills it in before the first sync.
@@ -43,3 +45,12 @@ class TestTapRefiner(_StandardTests):
         finally:
             store.close()
         CONFIG["webhook_store"] = str(store_path)
+        # The sync-log streams read a target's ledger file: one run, finished, in it.
+        ledger = tmp_path_factory.mktemp("state") / "ledger-project-test.sqlite"
+        sync_log = SqliteSyncLog(ledger)
+        try:
+            run = sync_log_scenario.write_first(sync_log)
+            sync_log_scenario.write_second(sync_log, run)
+        finally:
+            sync_log.close()
+        CONFIG["sync_log_store"] = str(ledger)
