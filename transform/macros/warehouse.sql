@@ -108,11 +108,12 @@
   end
 {%- endmacro %}
 
-{#- Whether the sync-log models are built: var `refiner__using_sync_log` (Fivetran style), else
-    the variable REFINER_USING_SYNC_LOG (Meltano setting `using_sync_log`); default off, so a
-    project that does not extract the sync log builds without its tables. -#}
+{#- Whether the sync-log models are built: var `refiner__using_sync_log` (Fivetran style; its
+    default in dbt_project.yml is the variable REFINER_USING_SYNC_LOG), true or false as a
+    boolean or text; off by default, so a project that does not extract the sync log builds
+    without its tables. -#}
 {% macro refiner_using_sync_log() %}
-  {%- set value = var('refiner__using_sync_log', env_var('REFINER_USING_SYNC_LOG', 'false')) -%}
+  {%- set value = var('refiner__using_sync_log', false) -%}
   {{ return((value | string | trim | lower) in ['true', '1', 'yes']) }}
 {% endmacro %}
 
