@@ -82,7 +82,7 @@ PLUGINS = (
         plugin_type="extractors",
         label="Refiner",
         description="Contacts, segments, surveys, responses, answers, reports and webhook events "
-        "from Refiner (refiner.io)",
+        "from Refiner (refiner.io), and target-refiner's sync logs",
         keywords=("meltano_sdk", "refiner", "surveys", "nps"),
     ),
     Plugin(

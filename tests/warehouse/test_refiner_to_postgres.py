@@ -13,6 +13,7 @@ import datetime as dt
 import pytest
 
 from tap_refiner import schemas
+from tap_refiner.sync_log_streams import CHANGES_SCHEMA, RUNS_SCHEMA
 from tap_refiner.webhook_events import SCHEMA as WEBHOOK_EVENTS
 
 pytestmark = pytest.mark.meltano
@@ -28,6 +29,10 @@ STREAM_SCHEMAS = {
     "account": schemas.ACCOUNT_USAGE,
     "reports": schemas.REPORTS,
     "webhook_events": WEBHOOK_EVENTS,
+    # Selected by default like webhook_events; empty here (`sync_log_store` unset).
+    "sync_runs": RUNS_SCHEMA,
+    "sync_changelog": CHANGES_SCHEMA,
+    "sync_snapshot": CHANGES_SCHEMA,
 }
 # The column types a JSON Schema property may land as for the table to be useful: a text
 # column for a timestamp, a number or an object would push parsing onto every query.
@@ -94,6 +99,9 @@ def served_counts(stack, webhooks: int) -> dict[str, int]:
         "account": 1,
         "reports": len(forms) * REPORT_TYPES * REPORT_DAYS,
         "webhook_events": webhooks,
+        "sync_runs": 0,
+        "sync_changelog": 0,
+        "sync_snapshot": 0,
     }
 
 
