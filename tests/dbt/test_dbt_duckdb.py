@@ -85,3 +85,17 @@ def test_second_run_reextracts_and_changes_nothing(built, meltano_project):
     )[0]
     assert reloaded == responses > 0  # every response extracted and upserted again
     assert snapshot(query) == before
+
+
+def test_sync_log_models_are_off_by_default(built):
+    # No sync_log_store and no using_sync_log: the tap reads no sync log, and dbt builds none of
+    # the sync-log models (the job, dbt build included, succeeded).
+    warehouse, _ = built
+    query = query_file(warehouse)
+    assert (
+        query(
+            "SELECT table_name FROM information_schema.tables WHERE table_name LIKE '%sync%'"
+            " AND table_schema = 'refiner_analytics'"
+        )
+        == []
+    )

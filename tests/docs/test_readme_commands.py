@@ -8,10 +8,12 @@ and the output files hold, not just exit codes. The Meltano blocks need ``MELTAN
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
 import shlex
+import shutil
 import sqlite3
 import subprocess
 from contextlib import closing
@@ -20,8 +22,22 @@ from pathlib import Path
 import pytest
 
 from refiner_emulator.testing import EmulatorProcess
+from refiner_stores.sync_log import (
+    APPLIED,
+    FAILED_OUTCOME,
+    IDENTIFY,
+    MIRROR_ADD,
+    MIRROR_REMOVE,
+    REJECTED,
+    SEGMENT_ADD,
+    TRACK,
+    UNCHANGED,
+)
 from refiner_webhooks.testing import ReceiverProcess
 from scripts.hub_definitions import BIN
+from target_refiner.ledger.sqlite import project_ledger_path
+from target_refiner.sync_log.records import Change, RunRecord
+from target_refiner.sync_log.sqlite import SqliteSyncLog
 from tests.meltano.meltano_helpers import ROOT, MeltanoProject
 
 README = ROOT / "README.md"
@@ -37,6 +53,7 @@ TESTED = {
     "meltano-config",
     "meltano-select",
     "meltano-logs",
+    "sync-log-queries",
 }
 
 
@@ -228,3 +245,106 @@ def test_meltano_select_reads_two_streams_and_the_run_log_can_be_shown(
     assert f"Run ID: {run['log_id']}" in shown
     assert "State: SUCCESS" in shown
     assert "Block run completed" in shown
+
+
+SEGMENT_ACTIONS = {"segment_add", "segment_remove", "mirror_add", "mirror_remove"}
+
+
+def person(user_id: str, action: str, outcome: str = APPLIED, **more) -> Change:
+    """A changelog row of ``user_id`` in stream ``users`` (mirror rows in ``audience``)."""
+    stream = "audience" if action in SEGMENT_ACTIONS else "users"
+    key = json.dumps({"id": user_id}, separators=(",", ":"))
+    return Change(stream, key, user_id, f"{user_id}@example.com", action, outcome, **more)
+
+
+def write_sync_log(state_dir: Path, now: dt.datetime) -> Path:
+    """Two runs' sync log in a project's ledger file: yesterday's, and today's (the last)."""
+    state_dir.mkdir()
+    store = SqliteSyncLog(project_ledger_path(state_dir, "0d8759d0-401c-11ed-8ded-9757c4929b55"))
+    runs = [
+        (
+            "20261206T100000Z-aaaaaa",
+            now - dt.timedelta(days=1),
+            [
+                person("user-1", IDENTIFY, http_status=200),
+                person("user-2", IDENTIFY, REJECTED, http_status=422, message="email is invalid"),
+                person("user-5", MIRROR_ADD),
+            ],
+        ),
+        (
+            "20261207T100000Z-bbbbbb",
+            now - dt.timedelta(minutes=5),
+            [
+                person("user-1", UNCHANGED),
+                person("user-3", IDENTIFY, REJECTED, http_status=422, message="id is too long"),
+                person("user-4", TRACK, FAILED_OUTCOME, message="connection reset"),
+                person("user-1", SEGMENT_ADD),
+                person("user-5", MIRROR_REMOVE),
+                person("user-6", MIRROR_ADD),
+            ],
+        ),
+    ]
+    try:
+        for run_id, started, changes in runs:
+            run = RunRecord(store.path.name, run_id, started, "f" * 64, "http://x/v1", "h", 1)
+            store.start_run(run)
+            store.log(run, changes[:2], started + dt.timedelta(seconds=1))
+            store.log(run, changes[2:], started + dt.timedelta(seconds=2))
+            store.end_run(run)
+    finally:
+        store.close()
+    return store.path
+
+
+def query_sections(output: str) -> list[list[list[str]]]:
+    """The rows of each query the block printed (``sqlite3 -header``: a header line, then rows)."""
+    sections: list[list[list[str]]] = []
+    for line in output.splitlines():
+        if line.startswith(("stream|", "logged_at|")):
+            sections.append([])
+        else:
+            sections[-1].append(line.split("|"))
+    return sections
+
+
+def text(*values: object) -> list[str]:
+    """Values as ``sqlite3`` prints them (NULL as nothing)."""
+    return ["" if value is None else str(value) for value in values]
+
+
+def test_sync_log_queries_answer_from_the_store(tmp_path):
+    assert shutil.which("sqlite3"), "the README's sync-log queries need the sqlite3 shell"
+    now = dt.datetime.now(dt.timezone.utc)
+    path = write_sync_log(tmp_path / ".target-refiner", now)
+    with closing(sqlite3.connect(path)) as db:
+        db.row_factory = sqlite3.Row
+        changes = db.execute("SELECT * FROM refiner_sync_changelog ORDER BY seq").fetchall()
+        runs = db.execute("SELECT run_id, started_at FROM refiner_sync_runs").fetchall()
+    last_run = max(runs, key=lambda run: run["started_at"])["run_id"]
+    today = now.date().isoformat()
+
+    output = run_block("sync-log-queries", tmp_path, shell_env(), {})
+
+    failed, history, segment_changes = query_sections(output)
+    assert failed == [
+        text(
+            *(c[k] for k in ("stream", "row_key", "user_id", "email", "action", "outcome")),
+            c["http_status"],
+            c["message"],
+        )
+        for c in changes
+        if c["run_id"] == last_run and c["outcome"] in {"rejected", "failed"}
+    ]
+    assert [row[3] for row in failed] == ["user-3@example.com", "user-4@example.com"]
+    assert history == [
+        text(c["logged_at"], c["run_id"], c["stream"], c["action"], c["outcome"], c["message"])
+        for c in reversed(changes)
+        if c["user_id"] == "user-1"
+    ]
+    assert len(history) == 3
+    assert segment_changes == [
+        text(*(c[k] for k in ("logged_at", "stream", "user_id", "email", "action", "outcome")))
+        for c in changes
+        if c["action"] in SEGMENT_ACTIONS and c["logged_at"].startswith(today)
+    ]
+    assert [row[2] for row in segment_changes] == ["user-1", "user-5", "user-6"]

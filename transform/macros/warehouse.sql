@@ -63,8 +63,9 @@
 
 {#- The latest version of each key of a tap table: targets upsert by key, but a table loaded
     append-only or by another loader may hold several versions; rows a target marked deleted
-    (_sdc_deleted_at, ACTIVATE_VERSION) are left out. -#}
-{% macro refiner_latest(table, keys) %}
+    (_sdc_deleted_at, ACTIVATE_VERSION) are left out. `newest_first`: columns that order the
+    versions one load holds (the sync log's `seq`: a changed row gets a new one). -#}
+{% macro refiner_latest(table, keys, newest_first=[]) %}
   {%- set relation = source('refiner', table) -%}
   {%- set types = refiner_source_types(table) -%}
   select *
@@ -76,6 +77,7 @@
         order by
           {%- if '_sdc_batched_at' in types %} _sdc_batched_at desc nulls last,{% endif %}
           {%- if '_sdc_extracted_at' in types %} _sdc_extracted_at desc nulls last,{% endif %}
+          {%- for column in newest_first %} {{ column }} desc nulls last,{% endfor %}
           {{ keys | join(', ') }}
       ) as refiner_version
     from {{ relation }} as source_rows
@@ -104,4 +106,44 @@
     when {{ score }} < 9 then 'passive'
     else 'promoter'
   end
+{%- endmacro %}
+
+{#- Whether the sync-log models are built: var `refiner__using_sync_log` (Fivetran style; its
+    default in dbt_project.yml is the variable REFINER_USING_SYNC_LOG), true or false as a
+    boolean or text; off by default, so a project that does not extract the sync log builds
+    without its tables. -#}
+{% macro refiner_using_sync_log() %}
+  {%- set value = var('refiner__using_sync_log', false) -%}
+  {{ return((value | string | trim | lower) in ['true', '1', 'yes']) }}
+{% endmacro %}
+
+{#- The entries of a JSON object column, as a join target with columns `key` (text) and `value`
+    (JSON): `from runs cross join {{ refiner_json_entries('runs.streams', 'entry') }}`. -#}
+{% macro refiner_json_entries(column, alias) %}
+  {{ return(adapter.dispatch('refiner_json_entries', 'refiner')(column, alias)) }}
+{% endmacro %}
+
+{% macro default__refiner_json_entries(column, alias) -%}
+  json_each({{ refiner_json(column) }}) as {{ alias }}
+{%- endmacro %}
+
+{% macro postgres__refiner_json_entries(column, alias) -%}
+  lateral jsonb_each({{ refiner_json(column) }}) as {{ alias }} (key, value)
+{%- endmacro %}
+
+{#- The typed, renamed columns of a sync-log changelog or snapshot table (the same columns). -#}
+{% macro refiner_sync_change_columns(table) -%}
+  {%- set types = refiner_source_types(table) -%}
+  project,
+  cast(seq as {{ dbt.type_bigint() }}) as change_seq,
+  run_id,
+  {{ refiner_utc('logged_at', types) }} as logged_at,
+  stream,
+  {{ refiner_json('row_key') }} as row_key,
+  user_id as contact_remote_id,
+  email as contact_email,
+  action,
+  outcome,
+  cast(http_status as integer) as http_status,
+  message
 {%- endmacro %}
