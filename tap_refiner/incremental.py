@@ -20,13 +20,15 @@ How this meets the SDK's state machinery:
   pulled before the window was marked complete.
 * Windows are independent, so up to ``max_concurrent_requests`` of them are read ahead
   (``tap_refiner.fetch_ahead``; one window's pages are a cursor chain, read one after another)
-  into spool files (``tap_refiner.shared_windows``; a window read ahead pauses while the spools
-  alive exceed ``READ_AHEAD_BYTES``, the next to write never), and written in window order: the
+  into spool files (``tap_refiner.shared_windows``; a window read ahead pauses before a page
+  request while the spools alive exceed ``READ_AHEAD_BYTES``, the next to write never; paused
+  between pages, a reader holds no parsed page), and written in window order: the
   records and STATE messages are exactly a sequential run's, and a window's bookmark moves only
   once it and every earlier window are written. ``answers`` beside ``responses`` asking exactly
   the same windows (same settings and bookmark, the run's one "now") is written in turns with
   it, window by window from the same spool (``shared_windows.Lockstep``), so it costs no second
-  pass and the run never keeps more than the windows read ahead on disk.
+  pass and the run never keeps more than the windows read ahead on disk. The follower reads
+  nothing itself, so it runs no pool (its windows come from the leader's).
 * The lookback (``responses_lookback_hours``) re-reads recent windows so a response stored late
   with a past date (e.g. via ``POST /responses`` with ``date``) is still picked up; primary keys
   make the re-read rows harmless downstream.
@@ -45,6 +47,7 @@ How this meets the SDK's state machinery:
 from __future__ import annotations
 
 import json
+import threading
 from contextlib import closing
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -59,22 +62,25 @@ from tap_refiner.bookmark_filters import (
     record_filters,
 )
 from tap_refiner.client import FORMS_LISTING_PARAMS, RefinerStream
+from tap_refiner.fetch_ahead import FetchAhead
 from tap_refiner.timestamps import format_param, format_utc, normalize, parse
 from tap_refiner.windows import Window, date_windows
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
-    from singer_sdk.helpers.types import Context, Record
+    import requests
+    from singer_sdk.helpers.types import Context, Record, RequestFunc
 
     from refiner_http.page_reader import PageToken
-    from tap_refiner.fetch_ahead import FetchAhead
     from tap_refiner.shared_windows import Partner, SpooledWindow
 
 #: Where a first run's catch-all window starts (an example value in refiner-api.md §3.6).
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 #: Settings a responses bookmark depends on (``tap_refiner.bookmark_filters``).
 BOOKMARK_FILTERS = ("responses_include", "form_uuids")
+#: The window a ``FetchAhead`` thread is reading: ``hold()`` says whether it is read ahead.
+_reading = threading.local()
 
 
 def _bounds(window: Window) -> dict[str, Any]:
@@ -227,7 +233,7 @@ class WindowedResponsesStream(RefinerStream):
             return  # written in turns with the stream that read the windows
         shared.start(self.name, self._windowed_readers())
         windows = self.windows(context)
-        ahead = self.fetch_ahead()
+        ahead = FetchAhead(1)  # a follower's windows come from its leader: no pool
         turn = [0]  # the next window to write: those after it are read ahead (byte budget)
 
         def read(numbered: tuple[int, Window]) -> SpooledWindow | None:
@@ -236,6 +242,8 @@ class WindowedResponsesStream(RefinerStream):
 
         try:  # closing(): the reading threads are stopped and awaited before finish()
             shared.pair(self.name, [self.window_key(w) for w in windows], self._partners())
+            if not shared.follows(self.name):
+                ahead = self.fetch_ahead()
             with closing(ahead.in_order(read, enumerate(windows))) as reads:
                 for index, (window, spooled) in enumerate(zip(windows, reads, strict=True)):
                     shared.take_turn(self.name, index)
@@ -261,15 +269,38 @@ class WindowedResponsesStream(RefinerStream):
             return None
         bounds = _bounds(window)
 
-        def items() -> Iterable[dict[str, Any]]:
-            for item in self.request_records(bounds):
-                ahead.check()
-                yield item
-
         def held() -> bool:
             return early() and not ahead.stopping.is_set()
 
+        def items() -> Iterable[dict[str, Any]]:
+            _reading.hold = held  # the page requests pause, not the items (request_decorator)
+            try:
+                for item in self.request_records(bounds):
+                    ahead.check()
+                    yield item
+            finally:
+                _reading.hold = None
+
         return self.tap.shared_windows.read(self.window_key(window), items, self.name, early=held)
+
+    @override
+    def request_decorator(self, func: RequestFunc) -> RequestFunc:
+        """Before each page of a window read ahead: wait while the spools exceed the budget.
+
+        A window's reader pauses between pages, never within one, so a paused reader holds
+        no parsed page (``RefinerStream.decode``), only the last response's bytes.
+        """
+        request = super().request_decorator(func)
+
+        def paused(
+            prepared: requests.PreparedRequest, context: Context | None
+        ) -> requests.Response:
+            hold = getattr(_reading, "hold", None)
+            if hold is not None:
+                self.tap.shared_windows.make_room(hold)
+            return request(prepared, context)
+
+        return paused
 
     def window_key(self, window: Window) -> str:
         """The window's whole query: equal keys are the same request (``shared_windows``)."""

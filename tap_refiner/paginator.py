@@ -25,11 +25,14 @@ class RefinerPaginator(BaseAPIPaginator[PageToken | None]):
 
     def __init__(
         self,
-        decode: Callable[[requests.Response], Any],
+        decode: Callable[..., Any],
         endpoint: str,
         warn: Callable[[str], object] | None = None,
     ) -> None:
-        """``decode`` returns the (cached) JSON body so each page is parsed only once."""
+        """``decode`` returns the (cached) JSON body so each page is parsed only once.
+
+        It is called with ``last_use=True``: nothing reads the body after ``get_next``.
+        """
         super().__init__(None)
         self._decode = decode
         self._endpoint = endpoint
@@ -48,7 +51,7 @@ class RefinerPaginator(BaseAPIPaginator[PageToken | None]):
             query = parse_qsl(urlsplit(str(url or "")).query)
             self._guard.endpoint = listing_name(self._endpoint, query)
             self._named = True
-        body = self._decode(response)
+        body = self._decode(response, last_use=True)  # the page's last reader
         return self._guard.check(body, next_page_params(body))
 
     @override

@@ -28,10 +28,12 @@ written has its own file (at most ``max_concurrent_requests`` + 1 of them); a wi
 later stream is copied into one file of kept windows, so a run of many windows holds few files.
 
 Reading ahead is bounded by bytes too (``READ_AHEAD_BYTES``): a window read ahead of the one in
-turn waits, before its first request and between its items, while the spools alive (read, being
-read, or waiting for the follower) hold more than the budget, and goes on once windows before it
-are written. The window in turn never waits, so peak temporary disk is about one window (two in
-turns) plus the budget, however many or large the windows: a longer history reads no more ahead.
+turn waits, before its first request and between its pages (the reader calls :meth:`make_room`),
+while the spools alive (read, being read, or waiting for the follower) hold more than the
+budget, and goes on once windows before it are written. Between pages, not items: a reader
+paused mid-page held a parsed page, up to 16 of them at once (issue 18). The window in turn
+never waits, so peak temporary disk is about one window (two in turns) plus the budget and a
+page per reader, however many or large the windows: a longer history reads no more ahead.
 """
 
 from __future__ import annotations
@@ -192,6 +194,9 @@ class SharedWindows:
         self._oldest: dict[str, datetime | None] = {}
         self._lockstep: Lockstep | None = None
         self._synced: set[str] = set()  # followers that wrote every window in turns
+        self._page_bytes = 0  # the largest page spooled yet: what a reader ahead reserves
+        self._reserved = 0  # pages being read ahead, at _page_bytes each
+        self._page = threading.local()  # this thread's page: bytes spooled, bytes reserved
 
     # -- who reads ----------------------------------------------------------------------------
     def start(self, reader: str, readers: Iterable[str]) -> None:
@@ -276,6 +281,10 @@ class SharedWindows:
         if through and lockstep.error is not None:
             raise lockstep.error
 
+    def follows(self, reader: str) -> bool:
+        """Whether ``reader`` writes in turns after a leader (its windows are handed to it)."""
+        return self._lockstep is not None and self._lockstep.follower == reader
+
     def synced(self, reader: str) -> bool:
         """True when ``reader`` already ran as a follower: the SDK's own sync has nothing to do."""
         return reader in self._synced
@@ -302,8 +311,9 @@ class SharedWindows:
         """The window ``key``: spooled now by ``items()``, or kept, or handed by the leader.
 
         A follower's come from its leader; another stream's may be kept by an earlier one.
-        While ``early()`` (the window is read ahead of the one in turn), reading pauses when
-        the spools alive exceed the budget (:meth:`make_room`).
+        While ``early()`` (the window is read ahead of the one in turn), its first request
+        waits while the spools alive exceed the budget (:meth:`make_room`); ``items()`` calls
+        ``make_room`` before each further page, so a paused reader holds no parsed page.
         """
         lockstep = self._lockstep
         if lockstep is not None and reader == lockstep.follower:
@@ -319,7 +329,7 @@ class SharedWindows:
             self._spools.add(spool)
             self._alive[spool] = 0
         try:
-            count = self._spool(spool, items(), early)
+            count = self._spool(spool, items())
         except BaseException:
             with self._lock:
                 self._spools.discard(spool)
@@ -327,12 +337,7 @@ class SharedWindows:
             raise
         return SpooledWindow(key, spool, spool.tell(), count=count)
 
-    def _spool(
-        self,
-        spool: IO[bytes],
-        items: Iterable[dict[str, Any]],
-        early: Callable[[], bool] | None,
-    ) -> int:
+    def _spool(self, spool: IO[bytes], items: Iterable[dict[str, Any]]) -> int:
         """Write ``items`` to ``spool``, one JSON line each, counting its bytes; their count."""
         count = 0
         for count, item in enumerate(items, start=1):  # noqa: B007 - the count is kept
@@ -340,26 +345,45 @@ class SharedWindows:
             spool.write(line)
             with self._lock:
                 self._alive[spool] += len(line)
-            if early is not None:
-                self.make_room(early)
+            self._page.spooled = getattr(self._page, "spooled", 0) + len(line)
+        self._end_page()
         spool.flush()
         return count
 
     def spooled_bytes(self) -> int:
         """Bytes of every spool alive: read, being read, or waiting for a stream to write it."""
         with self._lock:
-            for file in [f for f in self._alive if f.closed]:
-                del self._alive[file]
-            return sum(self._alive.values())
+            return self._used() - self._reserved
 
     def make_room(self, early: Callable[[], bool]) -> None:
-        """Wait while ``early()`` and the spools alive exceed the read-ahead budget.
+        """Before a page: wait while ``early()`` and the spools alive exceed the budget.
 
-        The window in turn is never held (``early()`` false), so the windows before a held one
-        are written and free their bytes; a reader stopped meanwhile raises on its next item.
+        A reader ahead then reserves a page (the largest yet) until its next page, so readers
+        starting pages at once do not all overshoot the budget. The window in turn is never
+        held (``early()`` false), so the windows before a held one are written and free their
+        bytes; a reader stopped meanwhile raises on its next item.
         """
-        while early() and self.spooled_bytes() > self.read_ahead_bytes:
+        self._end_page()
+        while early():
+            with self._lock:
+                if self._used() + self._page_bytes <= self.read_ahead_bytes:
+                    self._reserved += self._page_bytes
+                    self._page.reserved = self._page_bytes
+                    return
             time.sleep(_PAUSE)
+
+    def _used(self) -> int:
+        """Under the lock: bytes of the spools alive and of the pages reserved."""
+        for file in [f for f in self._alive if f.closed]:
+            del self._alive[file]
+        return sum(self._alive.values()) + self._reserved
+
+    def _end_page(self) -> None:
+        """This thread's page is spooled: learn its size, release its reservation."""
+        with self._lock:
+            self._page_bytes = max(self._page_bytes, getattr(self._page, "spooled", 0))
+            self._reserved -= getattr(self._page, "reserved", 0)
+        self._page.spooled = self._page.reserved = 0
 
     def written(self, window: SpooledWindow, reader: str | None = None) -> None:
         """``window``'s records are written: hand it on, close it, or keep it for a later stream.

@@ -8,6 +8,7 @@ unread days; ``answers`` reuses the windows ``responses`` read.
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -208,3 +209,29 @@ def test_answers_on_another_bookmark_read_their_own_windows(emu):
     assert both.records("answers") == answers_alone.records("answers")
     answered = {a["response_uuid"] for a in both.records("answers")}
     assert answered > {r["uuid"] for r in both.records("responses")}  # from May, not September
+
+
+def test_a_follower_in_turns_runs_no_pool_of_its_own(emu):
+    """``answers`` written in turns with ``responses`` takes the windows ``responses`` read, so
+    it starts no reading threads: the run holds one pool, not two idle-beside-busy (issue 18:
+    34 threads at 200k responses, now 18)."""
+    names: set[str] = set()
+    most = [0]  # reading threads alive at once (two pools name their threads alike)
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.002):
+            alive = [t.name for t in threading.enumerate() if t.name.startswith("tap-")]
+            names.update(alive)
+            most[0] = max(most[0], sum(n.startswith("tap-refiner-fetch") for n in alive))
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        both = run_tap(emu, ["responses", "answers"], **SETTINGS, max_concurrent_requests=2)
+    finally:
+        done.set()
+        sampler.join()
+    assert both.records("answers")
+    assert "tap-refiner-follower" in names  # they did write in turns
+    assert most[0] == 2  # the leader's pool only

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
+from typing import Any, cast
 
 import pytest
+import requests
 
+from tap_refiner.client import RefinerStream
 from tap_refiner.fetch_ahead import FetchAhead
 from tap_refiner.shared_windows import SharedWindows
 
@@ -191,7 +194,9 @@ def test_a_leader_stopped_early_leaves_its_follower_to_sync_on_its_own():
 def test_reading_ahead_pauses_while_the_spools_alive_exceed_the_byte_budget():
     """Windows read ahead of the one in turn wait once the spools alive hold more than the
     budget, so temporary disk is about one window plus the budget (issue 18), not one window
-    per thread; every window is still read once and written in order."""
+    per thread; every window is still read once and written in order. Readers pause between
+    pages (as ``WindowedResponsesStream`` does: a paused reader holds no parsed page), and a
+    reader ahead reserves a page, so eight readers starting pages at once do not overshoot."""
     item = {"uuid": "x" * 80}
     window_bytes = 50 * (len(msgspec_line(item)))
     budget = 2 * window_bytes
@@ -205,7 +210,9 @@ def test_reading_ahead_pauses_while_the_spools_alive_exceed_the_byte_budget():
         index, key = numbered
 
         def items():
-            for _ in range(50):
+            for n in range(50):
+                if n and n % PAGE == 0:  # before each further page request
+                    shared.make_room(lambda: index > turn[0])
                 peaks.append(shared.spooled_bytes())
                 yield item
 
@@ -220,10 +227,26 @@ def test_reading_ahead_pauses_while_the_spools_alive_exceed_the_byte_budget():
         turn[0] = index + 1
     shared.finish("responses")
     assert written == [(key, 50) for key in keys]
-    # the budget, the window in turn, and one item per reader that found room
-    assert max(peaks) <= budget + window_bytes + 8 * len(msgspec_line(item))
+    # the budget and the window in turn: pages read ahead were reserved within the budget
+    assert max(peaks) <= budget + window_bytes
     assert shared.spooled_bytes() == 0
+
+
+PAGE = 10  # items a page in test_reading_ahead_pauses_while_the_spools_alive_exceed_the_byte_budget
 
 
 def msgspec_line(item: dict) -> bytes:
     return json.dumps(item, separators=(",", ":")).encode() + b"\n"
+
+
+def test_a_page_is_decoded_once_and_dropped_after_its_last_use():
+    """The paginator reads a page last (``last_use``): the thread keeps no parsed page after
+    it, so sixteen threads waiting for their next page, or paused, hold none (issue 18)."""
+    response = requests.Response()
+    response._content = json.dumps({"items": [{"uuid": "a"}]}).encode()  # noqa: SLF001 - no server
+    decode = RefinerStream.decode
+    first = decode(cast("Any", None), response)
+    assert decode(cast("Any", None), response, last_use=True) is first  # decoded once
+    again = decode(cast("Any", None), response)
+    assert again == first
+    assert again is not first  # not kept after its last use: decoded anew
