@@ -19,7 +19,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from refiner_stores.location import masked
-from refiner_stores.postgres import connect, lock_for_transaction, open_store, store_errors
+from refiner_stores.postgres import (
+    StoreError,
+    connect,
+    lock_for_transaction,
+    open_store,
+    store_errors,
+)
 from refiner_webhooks.store import COLUMNS, READ_BATCH, Stored, decoded, event_row, utc_now
 
 if TYPE_CHECKING:
@@ -159,7 +165,7 @@ def _reader(url: str, setting: str) -> psycopg.Connection[Any]:
             f"{setting} {masked(url)}: no webhook store there yet (no table {EVENTS}). "
             "Start the receiver once (`refiner-webhooks serve --store URL`) to create it."
         )
-        raise FileNotFoundError(msg)
+        raise StoreError(msg)  # a known stop: one line, exit 1
     return db
 
 
