@@ -28,8 +28,8 @@ from target_refiner.progress import Progress
 from target_refiner.sender import DryRunSender, Sender
 from target_refiner.state import AckTracker
 from target_refiner.sync_log.recorder import (
-    NoSyncLog,
     SyncLogError,
+    SyncLogNotes,
     SyncLogRecorder,
     new_run_record,
 )
@@ -56,7 +56,7 @@ class Runtime:
     lock: LedgerLock | PostgresLedgerLock
     #: The Refiner project the ledger belongs to (without one: the ledger's legacy name).
     project: str
-    sync_log: SyncLogRecorder | NoSyncLog
+    sync_log: SyncLogRecorder | SyncLogNotes
 
     def __init__(self, target: TargetRefiner, settings: Settings) -> None:
         """Check the API, take the ledger, and start the shared pieces."""
@@ -158,7 +158,7 @@ class Runtime:
 
         A store that cannot be opened or written stops the run before any input is read.
         """
-        self.sync_log = NoSyncLog()
+        self.sync_log = SyncLogNotes()
         if not settings.sync_log:
             return
         run = new_run_record(
@@ -280,7 +280,7 @@ class Runtime:
 
     def end_sync_log(self, ending: BaseException | None) -> None:
         """Write the run's end (once); a store failure is the run's stop unless it has one."""
-        recorder, self.sync_log = self.sync_log, NoSyncLog()
+        recorder, self.sync_log = self.sync_log, SyncLogNotes()
         if not isinstance(recorder, SyncLogRecorder):
             return
         try:

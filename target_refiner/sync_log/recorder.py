@@ -25,8 +25,10 @@ import os
 import socket
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import urlsplit, urlunsplit
+
+from typing_extensions import override
 
 from refiner_http.stops import EXIT_FAILED, RunInterruptedError, RunStoppedError, stop_line
 from refiner_stores import sync_log as vocab
@@ -78,13 +80,16 @@ CALL_ACTIONS = {
 Noted: TypeAlias = "tuple[str, Mapping[str, Any], ApiCall | None, str, int | None, str | None]"
 
 
-class SyncLogNotes(Protocol):
-    """What the run's threads tell the sync log (:class:`SyncLogRecorder` or :class:`NoSyncLog`)."""
+class SyncLogNotes:
+    """What the run's threads tell the sync log; this base keeps nothing (``sync_log: false``).
+
+    :class:`SyncLogRecorder` writes it.
+    """
 
     def stream(
         self, stream: str, key_properties: Iterable[str], mapping: StreamMapping | None
     ) -> None:
-        """A stream's key properties and mapping."""
+        """A stream's key properties (its rows' ``row_key``) and mapping (who a row names)."""
 
     def note(  # noqa: PLR0913 - one changelog row's facts
         self,
@@ -96,23 +101,11 @@ class SyncLogNotes(Protocol):
         status: int | None = None,
         message: str | None = None,
     ) -> None:
-        """One row's outcome."""
+        """One row's outcome (``kind``: ``KINDS``); ``record`` must not change afterwards."""
+        self.note_all([(stream, record, call, kind, status, message)])
 
     def note_all(self, noted: Iterable[Noted]) -> None:
-        """Several outcomes."""
-
-
-class NoSyncLog:
-    """``sync_log: false``: nothing is noted (the generator a caller passes is not even read)."""
-
-    def stream(self, *_: object) -> None:
-        """Nothing to remember."""
-
-    def note(self, *_: object, **__: object) -> None:
-        """Nothing to write."""
-
-    def note_all(self, noted: Iterable[Noted]) -> None:
-        """Nothing to write."""
+        """Several outcomes at once (a generator passed here is not even read)."""
 
 
 class SyncLogError(RunStoppedError):
@@ -148,7 +141,7 @@ def url_without_credentials(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
-class SyncLogRecorder:
+class SyncLogRecorder(SyncLogNotes):
     """One run's sync log: its row at the start and the end, its changes in between."""
 
     def __init__(  # noqa: PLR0913 - the run's identity and what the log is kept for
@@ -182,25 +175,13 @@ class SyncLogRecorder:
             self.log.warning("Sync log: run %s ended without finishing; marked failed", stale)
 
     # -- noting outcomes (any thread) -----------------------------------------------------
+    @override
     def stream(
         self, stream: str, key_properties: Iterable[str], mapping: StreamMapping | None
     ) -> None:
-        """A stream's key properties (its rows' ``row_key``) and mapping (who a row names)."""
         self._keys[stream] = (tuple(key_properties), mapping)
 
-    def note(  # noqa: PLR0913 - one changelog row's facts
-        self,
-        stream: str,
-        record: Mapping[str, Any],
-        call: ApiCall | None,
-        kind: str,
-        *,
-        status: int | None = None,
-        message: str | None = None,
-    ) -> None:
-        """One row's outcome (``kind``: ``KINDS``); ``record`` must not change afterwards."""
-        self.note_all([(stream, record, call, kind, status, message)])
-
+    @override
     def note_all(self, noted: Iterable[Noted]) -> None:
         """Several outcomes at once; waits while ``MAX_BUFFERED`` are waiting to be written."""
         with self._cond:
