@@ -1,0 +1,219 @@
+"""The sync log's writes, once, in the SQL both backends speak (SQLite and PostgreSQL).
+
+A backend (``sqlite.py``, ``postgres.py``) supplies a :class:`Dialect` (its parameter mark and
+how a JSON parameter is written), how a time is stored, and one write transaction at a time
+(:meth:`SqlSyncLog._writing`, inside which ``seq`` values are drawn in commit order).
+:class:`SqlSyncLog` does the rest, so the two stores cannot drift apart in meaning:
+
+- runs: ``seq`` is ``max(seq) + 1`` of the runs table, drawn inside the write transaction, for
+  the first write and again for every rewrite (a run ending, a stale run marked failed);
+- changelog: ``seq`` comes from the table (``AUTOINCREMENT`` / identity); a batch is one
+  ``executemany``, then one ``INSERT ... SELECT`` makes the batch's newest row per key the
+  snapshot row, with that changelog row's ``seq``;
+- prune: changelog rows logged before the cut, runs that ended (or started, if they never
+  ended) before it, except the project's newest run; the snapshot is never pruned.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from refiner_stores.sync_log import (
+    CHANGE_COLUMNS,
+    CHANGELOG,
+    FAILED,
+    RUN_COLUMNS,
+    RUNNING,
+    RUNS,
+    SNAPSHOT,
+)
+
+if TYPE_CHECKING:
+    import datetime as dt
+    from collections.abc import Sequence
+    from contextlib import AbstractContextManager
+
+    from target_refiner.sync_log.records import Change, RunRecord
+
+#: ``message`` of a run found ``running`` by the next run of its project.
+ENDED_WITHOUT_FINISHING = (
+    "The process ended without finishing (killed, or its machine was lost): no end was "
+    "written. Marked failed by run {run_id}."
+)
+
+
+def aware(moment: dt.datetime) -> dt.datetime:
+    """``moment``, refused if it has no time zone (a naive time would be read as local)."""
+    if moment.tzinfo is None:
+        msg = f"the sync log stores timezone-aware times only, got {moment!r}"
+        raise ValueError(msg)
+    return moment
+
+
+def compact_json(value: object) -> str:
+    """JSON as stored: compact, keys sorted (equal values are equal text)."""
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+class Cursor(Protocol):
+    """The DB-API cursor methods used here (``sqlite3`` and psycopg both have them)."""
+
+    @property
+    def rowcount(self) -> int:
+        """Rows the last statement changed."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ..., /) -> object:
+        """Run one statement."""
+
+    def executemany(self, sql: str, params: Sequence[Sequence[Any]], /) -> object:
+        """Run one statement per parameter row."""
+
+    def fetchall(self) -> list[Any]:
+        """The rows of the last statement."""
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """What differs in the text of a statement: the parameter mark, a JSON parameter."""
+
+    mark: str  # "?" or "%s"
+    json_mark: str  # a parameter holding JSON text: "?" or "%s::jsonb"
+
+
+class Statements:
+    """The statements of :class:`SqlSyncLog` in one dialect."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        """Write every statement with ``dialect``'s marks."""
+        p, j = dialect.mark, dialect.json_mark
+        json_columns = {"streams": j, "mirror": j}
+        run_values = [json_columns.get(name, p) for name in RUN_COLUMNS[1:]]
+        updated = ", ".join(f"{name} = excluded.{name}" for name in RUN_COLUMNS if name != "run_id")
+        self.upsert_run = (
+            f"INSERT INTO {RUNS} ({', '.join(RUN_COLUMNS)})"  # noqa: S608 - constant SQL
+            f" VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM {RUNS}), {', '.join(run_values)})"
+            f" ON CONFLICT (run_id) DO UPDATE SET {updated}"
+        )
+        self.running_runs = (
+            f"SELECT run_id FROM {RUNS} WHERE project = {p} AND status = {p} ORDER BY seq"  # noqa: S608 - constant SQL
+        )
+        self.mark_failed = (
+            f"UPDATE {RUNS} SET status = {p}, message = {p},"  # noqa: S608 - constant SQL
+            f" seq = (SELECT MAX(seq) + 1 FROM {RUNS}) WHERE run_id = {p}"
+        )
+        logged = CHANGE_COLUMNS[1:]
+        change_values = [j if name == "row_key" else p for name in logged]
+        self.insert_change = (
+            f"INSERT INTO {CHANGELOG} ({', '.join(logged)}) VALUES ({', '.join(change_values)})"  # noqa: S608 - constant SQL
+        )
+        self.last_change = f"SELECT COALESCE(MAX(seq), 0) FROM {CHANGELOG}"  # noqa: S608 - constant SQL
+        replaced = ", ".join(
+            f"{name} = excluded.{name}"
+            for name in CHANGE_COLUMNS
+            if name not in {"project", "stream", "row_key"}
+        )
+        self.snapshot_since = (
+            f"INSERT INTO {SNAPSHOT} ({', '.join(CHANGE_COLUMNS)})"  # noqa: S608 - constant SQL
+            f" SELECT {', '.join(CHANGE_COLUMNS)} FROM {CHANGELOG} WHERE seq IN"
+            f" (SELECT MAX(seq) FROM {CHANGELOG} WHERE seq > {p}"
+            " GROUP BY project, stream, row_key)"
+            f" ON CONFLICT (project, stream, row_key) DO UPDATE SET {replaced}"
+        )
+        self.prune_changes = f"DELETE FROM {CHANGELOG} WHERE project = {p} AND logged_at < {p}"  # noqa: S608 - constant SQL
+        self.prune_runs = (
+            f"DELETE FROM {RUNS} WHERE project = {p}"  # noqa: S608 - constant SQL
+            f" AND COALESCE(finished_at, started_at) < {p}"
+            f" AND seq < (SELECT MAX(seq) FROM {RUNS} WHERE project = {p})"
+        )
+
+
+class SqlSyncLog:
+    """``SyncLogStore`` over :class:`Statements`; a backend adds its connection and times."""
+
+    store_id: str
+    statements: Statements
+
+    def _writing(self) -> AbstractContextManager[Cursor]:
+        """One write transaction, committed when the block ends (rolled back on error)."""
+        raise NotImplementedError
+
+    def _time(self, moment: dt.datetime) -> object:
+        """``moment`` as the backend stores it."""
+        raise NotImplementedError
+
+    def _run_row(self, run: RunRecord) -> tuple[Any, ...]:
+        finished = None if run.finished_at is None else self._time(run.finished_at)
+        return (
+            run.project,
+            run.run_id,
+            self._time(run.started_at),
+            finished,
+            run.status,
+            run.exit_code,
+            run.message,
+            compact_json(run.streams),
+            compact_json(run.mirror),
+            run.settings_fingerprint,
+            run.api_url,
+            run.host,
+            run.pid,
+        )
+
+    def start_run(self, run: RunRecord) -> list[str]:
+        """Mark ``run.project``'s runs still ``running`` failed, then write ``run``."""
+        sql = self.statements
+        with self._writing() as cursor:
+            cursor.execute(sql.running_runs, (run.project, RUNNING))
+            stale = [str(row[0]) for row in cursor.fetchall()]
+            message = ENDED_WITHOUT_FINISHING.format(run_id=run.run_id)
+            for run_id in stale:  # one statement each: every rewrite draws its own seq
+                cursor.execute(sql.mark_failed, (FAILED, message, run_id))
+            cursor.execute(sql.upsert_run, self._run_row(run))
+        return stale
+
+    def log(self, run: RunRecord, changes: Sequence[Change], logged_at: dt.datetime) -> None:
+        """Append ``changes`` to the changelog and make them the snapshot, in one transaction."""
+        if not changes:
+            return
+        sql = self.statements
+        at = self._time(logged_at)
+        rows = [_change_row(run, change, at) for change in changes]
+        with self._writing() as cursor:
+            cursor.execute(sql.last_change)
+            before = cursor.fetchall()[0][0]
+            cursor.executemany(sql.insert_change, rows)
+            cursor.execute(sql.snapshot_since, (before,))
+
+    def end_run(self, run: RunRecord) -> None:
+        """Rewrite ``run``'s row (status, end, exit code, counts) with a new ``seq``."""
+        with self._writing() as cursor:
+            cursor.execute(self.statements.upsert_run, self._run_row(run))
+
+    def prune(self, project: str, before: dt.datetime) -> int:
+        """Delete ``project``'s runs and changelog rows older than ``before``; how many went."""
+        sql = self.statements
+        cut = self._time(before)
+        with self._writing() as cursor:
+            cursor.execute(sql.prune_changes, (project, cut))
+            changes = cursor.rowcount
+            cursor.execute(sql.prune_runs, (project, cut, project))
+            runs = cursor.rowcount
+        return changes + runs
+
+
+def _change_row(run: RunRecord, change: Change, logged_at: object) -> tuple[Any, ...]:
+    return (
+        run.project,
+        run.run_id,
+        logged_at,
+        change.stream,
+        change.row_key,
+        change.user_id,
+        change.email,
+        change.action,
+        change.outcome,
+        change.http_status,
+        change.message,
+    )
