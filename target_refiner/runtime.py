@@ -27,6 +27,7 @@ from target_refiner.people import People
 from target_refiner.progress import Progress
 from target_refiner.sender import DryRunSender, Sender
 from target_refiner.state import AckTracker
+from target_refiner.sync_log.open import open_sync_log
 from target_refiner.sync_log.recorder import (
     SyncLogError,
     SyncLogNotes,
@@ -42,7 +43,6 @@ if TYPE_CHECKING:
     from target_refiner.ledger.lock import LedgerLock
     from target_refiner.ledger.postgres import PostgresLedgerLock
     from target_refiner.settings import Settings
-    from target_refiner.sync_log.records import SyncLogStore
     from target_refiner.target import TargetRefiner
 
 #: Loggers whose lines could carry the key; each gets the run's redacting filter.
@@ -112,7 +112,6 @@ class Runtime:
         except BaseException:
             self._release_early()
             raise
-        self.ledger_path = path
         try:
             self.ledger = Ledger(path, project=project)
         except BaseException:
@@ -169,9 +168,7 @@ class Runtime:
             default_action=config.get("default_action"),
         )
         try:
-            store = self._sync_log_store(settings)
-            if store is None:
-                return
+            store = open_sync_log(self.ledger)
             self.sync_log = SyncLogRecorder(
                 store,
                 run,
@@ -184,16 +181,12 @@ class Runtime:
             self.ledger.close()
             self.lock.release()
             self._release_early()
-            if isinstance(exc, SyncLogError | StoreError | OSError):
+            if isinstance(exc, StoreError | OSError):  # opening it (SyncLogError: writing it)
                 msg = (
                     f"Cannot write the sync log (setting `sync_log`; false runs without it): {exc}"
                 )
                 raise SyncLogError(self.redactor(msg)) from None
             raise
-
-    def _sync_log_store(self, settings: Settings) -> SyncLogStore | None:  # noqa: ARG002
-        """The sync log's backend, in the ledger's database (None: none yet; they follow)."""
-        return None
 
     def _policy(self, config: Mapping[str, Any], log: logging.Logger) -> HttpPolicy:
         """The run's HTTP policy; a pacing store that cannot be opened stops the run."""

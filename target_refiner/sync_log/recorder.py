@@ -166,7 +166,11 @@ class SyncLogRecorder(SyncLogNotes):
         self._cond = threading.Condition()
         self._stop = False
         self._error: BaseException | None = None
-        self._guarded(lambda: self._start_run(store, run))
+        try:
+            self._guarded(lambda: self._start_run(store, run))
+        except BaseException:
+            store.close()
+            raise
         self._writer = threading.Thread(target=self._write_loop, name="sync-log", daemon=True)
         self._writer.start()
 
