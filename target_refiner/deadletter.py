@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import functools
 import json
 import math
 import secrets
@@ -55,8 +56,12 @@ def _default(value: Any) -> Any:  # noqa: ANN401 - whatever a record holds
     return str(value)
 
 
+#: One encoder for every line (``json.dumps`` with these options builds a new one per call).
+_ENCODER = json.JSONEncoder(allow_nan=False, default=_default, ensure_ascii=False)
+
+
 def _dumps(obj: Any) -> str:  # noqa: ANN401
-    return json.dumps(obj, allow_nan=False, default=_default, ensure_ascii=False)
+    return _ENCODER.encode(obj)
 
 
 def _non_finite(value: Any) -> str | None:  # noqa: ANN401
@@ -169,6 +174,7 @@ class JsonLines:
                 self._file = None
 
 
+@functools.lru_cache(maxsize=64)
 def _escaped(secret: str) -> str:
     """How ``secret`` appears inside a serialised JSON string (escaping is per character)."""
     return _dumps(secret)[1:-1]

@@ -303,3 +303,29 @@ def test_a_failed_run_is_logged_with_its_stop_line(config, tmp_path):
     assert (run["status"], run["exit_code"]) == ("failed", 1)
     assert "Every row of stream 'notes' (1 rows) was rejected" in run["message"]
     assert run["message"] == last_error_line(result.stderr).split("| ")[-1]
+
+
+def test_a_run_refiner_stops_logs_the_failed_calls(emu, config, tmp_path):
+    emu.fault(500, count=100, path="/v1/identify-user")
+    result = run_target({**config, "max_tries": 1}, identify_rows(3), tmp_path, "failing")
+    assert result.returncode == 1
+    assert identified(emu) == set()
+    (run,) = runs(config)
+    assert (run["status"], run["exit_code"]) == ("failed", 1)
+    assert run["message"] == last_error_line(result.stderr).split("| ")[-1]
+    logged = changes(config, run["run_id"])
+    assert logged  # the calls whose fate the stop left unknown
+    assert {(r["action"], r["outcome"]) for r in logged} == {("identify", "failed")}
+    assert all(r["message"] for r in logged)
+
+
+def test_a_dry_run_logs_planned_calls(emu, config, tmp_path):
+    result = run_target({**config, "dry_run": True}, identify_rows(3), tmp_path, "dry")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert identified(emu) == set()
+    (run,) = runs(config)
+    assert (run["status"], run["exit_code"]) == ("dry_run", 0)
+    logged = changes(config, run["run_id"])
+    assert sorted((r["user_id"], r["action"], r["outcome"]) for r in logged) == [
+        (f"u{n}", "identify", "planned") for n in range(3)
+    ]
