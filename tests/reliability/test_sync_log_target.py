@@ -329,3 +329,21 @@ def test_a_dry_run_logs_planned_calls(emu, config, tmp_path):
     assert sorted((r["user_id"], r["action"], r["outcome"]) for r in logged) == [
         (f"u{n}", "identify", "planned") for n in range(3)
     ]
+
+
+def test_a_sync_log_that_cannot_be_written_stops_the_run_before_any_call(emu, config, tmp_path):
+    first = run_target({**config, "sync_log": False}, identify_rows(3), tmp_path, "off")
+    assert first.returncode == 0, first.stderr[-2000:]
+    db = sqlite3.connect(ledger_file(config))
+    db.execute(f"CREATE TABLE {RUNS} (something_else INTEGER)")  # not the sync log's table
+    db.commit()
+    db.close()
+    seq = last_seq(emu)
+    result = run_target(config, identify_rows(4), tmp_path, "on")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    line = last_error_line(result.stderr)
+    assert "Cannot write the sync log (setting `sync_log`; false runs without it)" in line, line
+    assert line.count("Cannot write the sync log") == 1, line
+    assert [c for c in emu.calls(since_seq=seq) if c["path"] != "/v1/"] == []
+    assert states_of(result.stdout) == []
