@@ -108,6 +108,10 @@ class SyncLogNotes:
         """Several outcomes at once (a generator passed here is not even read)."""
 
 
+#: A stream never announced: no key properties (its whole row is the key), no mapping.
+NO_KEYS: tuple[tuple[str, ...], None] = ((), None)
+
+
 class SyncLogError(RunStoppedError):
     """The sync log cannot be written: the run stops (turn ``sync_log`` off to run without)."""
 
@@ -224,22 +228,25 @@ class SyncLogRecorder(SyncLogNotes):
                 return
 
     def _changes(self, batch: list[Noted]) -> list[Change]:
+        """The batch's changelog rows (the writer's loop: kept tight, it runs once per row)."""
         mask = self.redactor.mask_known
-        changes = []
+        streams = self._keys
+        changes: list[Change] = []
+        add = changes.append
         for stream, record, call, kind, status, message in batch:
             action, outcome = KINDS[kind]
-            keys, mapping = self._keys.get(stream, ((), None))
+            keys, mapping = streams.get(stream, NO_KEYS)
             user_id, email = _person(record, call, mapping)
-            changes.append(
+            add(
                 Change(
                     stream,
                     self._row_key(record, keys),
-                    None if user_id is None else mask(user_id),
-                    None if email is None else mask(email),
+                    user_id and mask(user_id),
+                    email and mask(email),
                     action or call_action(call),
                     outcome,
                     status,
-                    None if message is None else mask(message),
+                    message and mask(message),
                 )
             )
         return changes
@@ -328,11 +335,10 @@ def _person(
     user_id = email = None
     if call is not None:
         for name in call.identifiers or (call.user_key,):
-            kind, _, value = name.partition(":")
-            if kind == "id" and user_id is None:
-                user_id = value
-            elif kind == "email" and email is None:
-                email = value
+            if name.startswith("id:"):
+                user_id = user_id or name[3:]
+            elif name.startswith("email:"):
+                email = email or name[6:]
         return user_id, email
     if mapping is not None:
         user_id = _first(record, mapping.user_id)
