@@ -10,8 +10,9 @@ how a JSON parameter is written), how a time is stored, and one write transactio
 - changelog: ``seq`` comes from the table (``AUTOINCREMENT`` / identity); a batch is one
   ``executemany``, then one ``INSERT ... SELECT`` makes the batch's newest row per key the
   snapshot row, with that changelog row's ``seq``;
-- prune: changelog rows logged before the cut, runs that ended (or started, if they never
-  ended) before it, except the project's newest run; the snapshot is never pruned.
+- prune: changelog rows logged before the cut (in chunks, a transaction each), runs that
+  ended (or started, if they never ended) before it, except the project's newest run; the
+  snapshot is never pruned.
 """
 
 from __future__ import annotations
@@ -117,11 +118,14 @@ class Statements:
         self.snapshot_since = (
             f"INSERT INTO {SNAPSHOT} ({', '.join(CHANGE_COLUMNS)})"  # noqa: S608 - constant SQL
             f" SELECT {', '.join(CHANGE_COLUMNS)} FROM {CHANGELOG} WHERE seq IN"
-            f" (SELECT MAX(seq) FROM {CHANGELOG} WHERE seq > {p}"
+            f" (SELECT MAX(seq) FROM {CHANGELOG} WHERE seq > {p} AND seq <= {p}"
             " GROUP BY project, stream, row_key)"
             f" ON CONFLICT (project, stream, row_key) DO UPDATE SET {replaced}"
         )
-        self.prune_changes = f"DELETE FROM {CHANGELOG} WHERE project = {p} AND logged_at < {p}"  # noqa: S608 - constant SQL
+        self.prune_changes = (
+            f"DELETE FROM {CHANGELOG} WHERE seq IN (SELECT seq FROM {CHANGELOG}"  # noqa: S608 - constant SQL
+            f" WHERE project = {p} AND logged_at < {p} LIMIT {p})"
+        )
         self.prune_runs = (
             f"DELETE FROM {RUNS} WHERE project = {p}"  # noqa: S608 - constant SQL
             f" AND COALESCE(finished_at, started_at) < {p}"
@@ -134,6 +138,8 @@ class SqlSyncLog:
 
     store_id: str
     statements: Statements
+    #: Changelog rows one prune transaction deletes at most.
+    prune_chunk = 5000
 
     def _writing(self) -> AbstractContextManager[Cursor]:
         """One write transaction, committed when the block ends (rolled back on error)."""
@@ -184,7 +190,10 @@ class SqlSyncLog:
             cursor.execute(sql.last_change)
             before = cursor.fetchall()[0][0]
             cursor.executemany(sql.insert_change, rows)
-            cursor.execute(sql.snapshot_since, (before,))
+            cursor.execute(sql.last_change)
+            last = cursor.fetchall()[0][0]
+            # Both bounds: an index range even on a table the planner has no statistics of yet.
+            cursor.execute(sql.snapshot_since, (before, last))
 
     def end_run(self, run: RunRecord) -> None:
         """Rewrite ``run``'s row (status, end, exit code, counts) with a new ``seq``."""
@@ -192,15 +201,25 @@ class SqlSyncLog:
             cursor.execute(self.statements.upsert_run, self._run_row(run))
 
     def prune(self, project: str, before: dt.datetime) -> int:
-        """Delete ``project``'s runs and changelog rows older than ``before``; how many went."""
+        """Delete ``project``'s runs and changelog rows older than ``before``; how many went.
+
+        Changelog rows go :attr:`prune_chunk` at a time, each chunk its own transaction: a
+        month of rows to drop never holds the write lock (the ledger's committer waits on it
+        in SQLite) longer than one chunk takes.
+        """
         sql = self.statements
         cut = self._time(before)
+        gone = 0
+        while True:
+            with self._writing() as cursor:
+                cursor.execute(sql.prune_changes, (project, cut, self.prune_chunk))
+                chunk = cursor.rowcount
+            gone += chunk
+            if chunk < self.prune_chunk:
+                break
         with self._writing() as cursor:
-            cursor.execute(sql.prune_changes, (project, cut))
-            changes = cursor.rowcount
             cursor.execute(sql.prune_runs, (project, cut, project))
-            runs = cursor.rowcount
-        return changes + runs
+            return gone + cursor.rowcount
 
 
 def _change_row(run: RunRecord, change: Change, logged_at: object) -> tuple[Any, ...]:

@@ -204,6 +204,15 @@ class SyncLogContract:
             ("r2",)
         ]
 
+    def test_prune_deletes_in_chunks_until_nothing_old_is_left(self, backend, store):
+        run = run_record("r1", day(0))
+        store.start_run(run)
+        store.log(run, keys(10), day(0))
+        store.log(run, keys(2), day(1))
+        store.prune_chunk = 3
+        assert store.prune("p1", day(1)) == 10
+        assert backend.rows("SELECT COUNT(*) FROM refiner_sync_changelog") == [(2,)]
+
     def test_seq_never_restarts_after_everything_old_is_pruned(self, backend, store):
         run = run_record("r1", day(0))
         store.start_run(run)
