@@ -8,7 +8,10 @@ every row is unchanged, so the target must make 0 calls and go as fast as singer
 Both runs replay the same .singer file through TargetRefiner in-process (the CLI does the same
 after start-up); rows/s is rows divided by the wall time of ``listen()``.
 
-    .venv/bin/python bench/target_resync.py [--rows 100000]
+Then the same re-sync with the sync log (issue 21) off and on, alternately, ``--repeat`` times
+each: the ratio of their median rows/s.
+
+    .venv/bin/python bench/target_resync.py [--rows 100000] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import argparse
 import contextlib
 import io
 import json
+import resource
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -69,6 +74,7 @@ def run(config: dict, path: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=3, help="re-syncs each way, sync log off/on")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, EmulatorProcess("--contacts", "0") as emu:
         path = Path(tmp) / "users.singer"
@@ -94,6 +100,40 @@ def main() -> None:
         calls = emu.stats()["requests"] - first_calls - 1  # each run starts with the key check
         print(f"second run: calls made besides the key check: {calls} (target 0)")
         print(f"second run: {args.rows / second:,.0f} rows/s ({second:.2f}s; target >= 20,000)")
+        compare_sync_log(base, path, args.rows, args.repeat)
+
+
+def compare_sync_log(base: dict, path: Path, rows: int, repeat: int) -> None:
+    """The same re-sync with the sync log off and on, alternately; the ratio of the medians.
+
+    Alternating keeps the machine's load (shared cores) about the same for both. The process's
+    CPU seconds (every thread of this process; the emulator is another) are printed too: on a
+    loaded machine they say what logging costs better than the wall time does.
+    """
+    seconds: dict[bool, list[float]] = {False: [], True: []}
+    cpu: dict[bool, list[float]] = {False: [], True: []}
+    for _ in range(repeat):
+        for on in (False, True):
+            before = _cpu_seconds()
+            seconds[on].append(run({**base, "sync_log": on}, path))
+            cpu[on].append(_cpu_seconds() - before)
+    rates = {on: rows / statistics.median(times) for on, times in seconds.items()}
+    for on, times in seconds.items():
+        each = ", ".join(f"{rows / t:,.0f}" for t in times)
+        state = "on " if on else "off"
+        used = statistics.median(cpu[on])
+        print(
+            f"re-sync, sync log {state}: {rates[on]:,.0f} rows/s median ({each}); "
+            f"CPU {used:.2f}s median"
+        )
+    print(f"sync log on / off: {rates[True] / rates[False]:.3f} (target >= 0.8)")
+    ratio = statistics.median(cpu[False]) / statistics.median(cpu[True])
+    print(f"CPU seconds off / on: {ratio:.3f} (what logging costs, whatever the load)")
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 if __name__ == "__main__":

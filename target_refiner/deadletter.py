@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import functools
 import json
 import math
 import secrets
@@ -55,8 +56,12 @@ def _default(value: Any) -> Any:  # noqa: ANN401 - whatever a record holds
     return str(value)
 
 
+#: One encoder for every line (``json.dumps`` with these options builds a new one per call).
+_ENCODER = json.JSONEncoder(allow_nan=False, default=_default, ensure_ascii=False)
+
+
 def _dumps(obj: Any) -> str:  # noqa: ANN401
-    return json.dumps(obj, allow_nan=False, default=_default, ensure_ascii=False)
+    return _ENCODER.encode(obj)
 
 
 def _non_finite(value: Any) -> str | None:  # noqa: ANN401
@@ -103,6 +108,26 @@ def new_run_id() -> str:
     return f"{started}-{secrets.token_hex(3)}"
 
 
+def masked_line(obj: dict[str, Any], redactor: Redactor) -> str:
+    """``obj`` as one line of strict JSON with the known secrets masked (see the module doc).
+
+    Serialised once when it is finite and holds no secret; otherwise rebuilt by ``_clean``.
+    The sync log's ``row_key`` is made here too, so it masks exactly what these files mask.
+    """
+    try:
+        text = _dumps(obj)
+    except ValueError:
+        pass  # NaN or an infinity somewhere
+    else:
+        if not any(_escaped(s) in text for s in redactor.secrets):
+            return text
+    notes: list[str] = []
+    clean = _clean(obj, (), notes, redactor.mask_known)
+    if notes:
+        clean["reason"] = "; ".join(filter(None, [clean.get("reason"), *notes]))
+    return _dumps(clean)
+
+
 class JsonLines:
     """A thread-safe JSONL file of strict JSON with the known secrets masked."""
 
@@ -124,22 +149,8 @@ class JsonLines:
             self._open("w")
 
     def line(self, obj: dict[str, Any]) -> str:
-        """``obj`` as one line of strict JSON with the known secrets masked (see the module doc).
-
-        Serialised once when it is finite and holds no secret; otherwise rebuilt by ``_clean``.
-        """
-        try:
-            text = _dumps(obj)
-        except ValueError:
-            pass  # NaN or an infinity somewhere
-        else:
-            if not any(_escaped(s) in text for s in self._redactor.secrets):
-                return text
-        notes: list[str] = []
-        clean = _clean(obj, (), notes, self._redactor.mask_known)
-        if notes:
-            clean["reason"] = "; ".join(filter(None, [clean.get("reason"), *notes]))
-        return _dumps(clean)
+        """``obj`` as one line of this file (:func:`masked_line`)."""
+        return masked_line(obj, self._redactor)
 
     def write(self, obj: dict[str, Any]) -> None:
         """Append one object and flush it (so a crash loses at most the line being written)."""
@@ -163,6 +174,7 @@ class JsonLines:
                 self._file = None
 
 
+@functools.lru_cache(maxsize=64)
 def _escaped(secret: str) -> str:
     """How ``secret`` appears inside a serialised JSON string (escaping is per character)."""
     return _dumps(secret)[1:-1]

@@ -28,6 +28,8 @@ class InterruptibleReader(SingerReader):
     """The SDK's reader, with an input that a signal can end; ``on_start`` runs before line 1."""
 
     on_start: Callable[[], object] | None = None
+    #: Told the exception that ends the input early (a run's stop), before it propagates.
+    on_error: Callable[[BaseException], object] | None = None
     signum: int | None = None
     _reading = False
 
@@ -51,8 +53,16 @@ class InterruptibleReader(SingerReader):
 
     @override
     def process_lines(self, file_input: Any, callbacks: dict[str, Callable[[dict], None]]) -> Any:
-        """Run ``on_start`` (the target's key check and wiring), then read until EOF or a signal."""
+        """Run ``on_start`` (the target's key check and wiring), then read until EOF or a signal.
+
+        An error that ends the reading early is shown to ``on_error`` first.
+        """
         if self.on_start is not None:
             self.on_start()
         lines = cast("IO[str]", self._lines(file_input or self.default_input))
-        return super().process_lines(lines, callbacks)
+        try:
+            return super().process_lines(lines, callbacks)
+        except BaseException as exc:
+            if self.on_error is not None:
+                self.on_error(exc)
+            raise

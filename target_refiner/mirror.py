@@ -111,6 +111,7 @@ class Mirror:
         self.streams = {s for s, m in settings.mappings.items() if m.action == MIRROR_SEGMENT}
         self.audiences: dict[str, Audience] = {}
         self._holds: dict[str, int] = {}
+        self._works: list[SegmentWork] = []
         #: Stream -> where the tap's STATE showed a replication-key bookmark for it.
         self.incremental: dict[str, str] = {}
 
@@ -141,6 +142,20 @@ class Mirror:
         """The mirror streams whose diff is not applied yet (their holds are open), or ""."""
         return ", ".join(f"'{stream}'" for stream in self._holds)
 
+    @property
+    def figures(self) -> dict[str, dict[str, int]]:
+        """Each planned segment's members before, diff and applied calls (for the sync log)."""
+        return {
+            work.segment: {
+                "members": work.plan.members,
+                "adds": len(work.plan.adds),
+                "removes": len(work.plan.removes),
+                "applied_adds": work.counts.added,
+                "applied_removes": work.counts.removed,
+            }
+            for work in self._works
+        }
+
     # -- at the end of the input ----------------------------------------------------------
     def apply(self, interrupted: Callable[[], bool]) -> None:
         """Diff and apply every mirrored segment (see the module doc); raises when refused."""
@@ -149,6 +164,7 @@ class Mirror:
         self._refuse_incremental()
         works = [w for audience in self.audiences.values() for w in self._plan(audience)]
         _refuse_shared(works)
+        self._works = works
         refused = self._refusals(works)
         if refused and not self.settings.dry_run:
             raise MirrorRefusedError(_refusal_message(refused, dry_run_path=None))
@@ -197,6 +213,7 @@ class Mirror:
         reason = f"mirror_segment: {problem}; the row's person was not mirrored"
         for person in [*listed.by_id.values(), *listed.by_email.values()]:
             self.run.dead_letter.reject(stream, person.record, reason)
+            self.run.sync_log.note(stream, person.record, None, "rejected", message=reason)
         self.run.progress.release(stream, listed.rows)
         for _ in range(listed.rows):
             self.run.progress.rejected(stream)
@@ -241,6 +258,12 @@ class Mirror:
             stream = work.audience.stream
             self.run.progress.release(stream, work.listed.rows)
             skipped[stream] += work.listed.rows - len(work.plan.adds)
+            adding = {id(person) for person in work.plan.adds}
+            self.run.sync_log.note_all(
+                (stream, person.record, None, "skipped", None, None)
+                for person in [*work.listed.by_id.values(), *work.listed.by_email.values()]
+                if id(person) not in adding
+            )
         for stream, count in skipped.items():
             for _ in range(count):
                 self.run.progress.skipped(stream)

@@ -13,6 +13,7 @@ after the other streams finished and their STATE went out; a stream rejected by
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -124,6 +125,11 @@ class Progress:
         """A mirror's diff is being applied: its rows are counted by what becomes of them."""
         with self._lock:
             self._counts(stream).held -= rows
+
+    def per_stream(self) -> dict[str, StreamCounts]:
+        """A copy of each stream's counts (what the summary lines say)."""
+        with self._lock:
+            return {stream: dataclasses.replace(c) for stream, c in self.streams.items()}
 
     def totals(self) -> StreamCounts:
         """Sum over streams."""

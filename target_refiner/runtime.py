@@ -27,6 +27,13 @@ from target_refiner.people import People
 from target_refiner.progress import Progress
 from target_refiner.sender import DryRunSender, Sender
 from target_refiner.state import AckTracker
+from target_refiner.sync_log.open import open_sync_log
+from target_refiner.sync_log.recorder import (
+    SyncLogError,
+    SyncLogNotes,
+    SyncLogRecorder,
+    new_run_record,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -47,6 +54,9 @@ class Runtime:
 
     ledger: LedgerStore
     lock: LedgerLock | PostgresLedgerLock
+    #: The Refiner project the ledger belongs to (without one: the ledger's legacy name).
+    project: str
+    sync_log: SyncLogRecorder | SyncLogNotes
 
     def __init__(self, target: TargetRefiner, settings: Settings) -> None:
         """Check the API, take the ledger, and start the shared pieces."""
@@ -73,6 +83,7 @@ class Runtime:
         self.catalog = SegmentCatalog(self.client)
         self._take_ledger(settings, api_key, log)
         self._open_outputs(target, settings, log)
+        self._start_sync_log(target.config, settings, log)
         self.tracker = AckTracker(target.emit_state)
         self.sender = self._sender(settings, log)
         self.log = log
@@ -84,8 +95,11 @@ class Runtime:
         try:
             project = self._check_api(settings.api_url, log)
             self.catalog.check_mappings(settings.mappings)
+            self.project = (
+                project or legacy_ledger_path(settings.state_dir, settings.api_url, api_key).stem
+            )
             if settings.ledger_url:
-                self._take_postgres_ledger(settings, project, api_key)
+                self._take_postgres_ledger(settings)
                 return
             path, self.lock = take_ledger(
                 settings.state_dir,
@@ -106,13 +120,12 @@ class Runtime:
             raise
         self.people = People(self.ledger)
 
-    def _take_postgres_ledger(self, settings: Settings, project: str | None, api_key: str) -> None:
+    def _take_postgres_ledger(self, settings: Settings) -> None:
         """``ledger_url``: the project's rows in PostgreSQL (no project: named like the file)."""
         url = str(settings.ledger_url)
-        name = project or legacy_ledger_path(settings.state_dir, settings.api_url, api_key).stem
         try:
             self.ledger, self.lock = take_postgres_ledger(
-                url, name, wait_seconds=settings.ledger_wait_seconds
+                url, self.project, wait_seconds=settings.ledger_wait_seconds
             )
         except StoreError as exc:
             raise RunStoppedError(self.redactor(str(exc))) from None
@@ -137,6 +150,44 @@ class Runtime:
             dry_run=settings.dry_run,
         )
 
+    def _start_sync_log(
+        self, config: Mapping[str, Any], settings: Settings, log: logging.Logger
+    ) -> None:
+        """The run's sync log, started under the ledger's lock (``sync_log: false``: none).
+
+        A store that cannot be opened or written stops the run before any input is read.
+        """
+        self.sync_log = SyncLogNotes()
+        if not settings.sync_log:
+            return
+        run = new_run_record(
+            self.project,
+            self.run_id,
+            api_url=settings.api_url,
+            mappings=config.get("mappings"),
+            default_action=config.get("default_action"),
+        )
+        try:
+            store = open_sync_log(self.ledger)
+            self.sync_log = SyncLogRecorder(
+                store,
+                run,
+                self.file_redactor,
+                retention_days=settings.sync_log_retention_days,
+                dry_run=settings.dry_run,
+                log=log,
+            )
+        except BaseException as exc:
+            self.ledger.close()
+            self.lock.release()
+            self._release_early()
+            if isinstance(exc, StoreError | OSError):  # opening it (SyncLogError: writing it)
+                msg = (
+                    f"Cannot write the sync log (setting `sync_log`; false runs without it): {exc}"
+                )
+                raise SyncLogError(self.redactor(msg)) from None
+            raise
+
     def _policy(self, config: Mapping[str, Any], log: logging.Logger) -> HttpPolicy:
         """The run's HTTP policy; a pacing store that cannot be opened stops the run."""
         try:
@@ -153,7 +204,12 @@ class Runtime:
                 settings.dry_run_path, self.file_redactor, run_id=self.run_id, fresh=True
             )
             return DryRunSender(
-                self.ledger, self.people, out, self.progress, full_resend=settings.full_resend
+                self.ledger,
+                self.people,
+                out,
+                self.progress,
+                self.sync_log,
+                full_resend=settings.full_resend,
             )
         return Sender(
             self.client,
@@ -162,6 +218,7 @@ class Runtime:
             self.progress,
             self.tracker,
             people=self.people,
+            sync_log=self.sync_log,
             max_concurrency=settings.max_concurrency,
             full_resend=settings.full_resend,
             log=log,
@@ -195,8 +252,11 @@ class Runtime:
         for logger, log_filter in self._filters:
             logger.removeFilter(log_filter)
 
-    def close(self) -> None:
-        """Stop threads and release files and the ledger lock (idempotent)."""
+    def close(self, ending: BaseException | None = None) -> None:
+        """Stop threads, end the sync log, release files and the ledger lock (idempotent).
+
+        ``ending``: what the run ends with (None: it finished); the sync log records it.
+        """
         if self.closed:
             return
         self.closed = True
@@ -204,6 +264,23 @@ class Runtime:
         self.sender.close()
         self.client.close()
         self.dead_letter.close()
-        self.ledger.close()
-        self.lock.release()
-        self._remove_filters()
+        try:
+            self.end_sync_log(ending)
+        finally:
+            self.ledger.close()
+            self.lock.release()
+            self._remove_filters()
+
+    def end_sync_log(self, ending: BaseException | None) -> None:
+        """Write the run's end (once); a store failure is the run's stop unless it has one."""
+        recorder, self.sync_log = self.sync_log, SyncLogNotes()
+        if not isinstance(recorder, SyncLogRecorder):
+            return
+        try:
+            recorder.finish(ending, self.progress.per_stream(), self.mirror.figures)
+        except SyncLogError as exc:
+            if ending is None:
+                raise
+            self.log.error("%s", exc)  # noqa: TRY400 - the run's own stop follows
+        finally:
+            recorder.close()

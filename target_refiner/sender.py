@@ -75,6 +75,7 @@ if TYPE_CHECKING:
     from target_refiner.people import People, Resolution
     from target_refiner.progress import Progress
     from target_refiner.state import AckTracker
+    from target_refiner.sync_log.recorder import SyncLogNotes
 
 COMMIT_BATCH = 1000
 LOOKUP_BATCH = 1000  # rows whose people and ledger entries are looked up together
@@ -144,6 +145,7 @@ class Sender:
         tracker: AckTracker,
         *,
         people: People,
+        sync_log: SyncLogNotes,
         max_concurrency: int,
         full_resend: bool = False,
         max_pending: int = DEFAULT_MAX_PENDING,
@@ -156,6 +158,7 @@ class Sender:
         self.dead_letter = dead_letter
         self.progress = progress
         self.tracker = tracker
+        self.sync_log = sync_log
         self.full_resend = full_resend
         self.max_pending = max(max_pending, 1)
         self.log = log
@@ -310,6 +313,9 @@ class Sender:
             self.people.saved(links)
         for row, _, done in skipped:
             getattr(self.progress, done)(row.stream)
+        self.sync_log.note_all(
+            (r.stream, r.record, r.call, done, None, None) for r, _, done in skipped
+        )
         self.tracker.close_all(row.seq for row, _, _ in skipped)
         skipped.clear()
 
@@ -402,6 +408,12 @@ class Sender:
             heapq.heappush(self._parked, (time.monotonic() + wait, next(self._tie), job))
             self._parked_cond.notify()
 
+    def _fail_call(self, job: Job, exc: BaseException) -> None:
+        """A call that stops the run: its fate is unknown (failed in the sync log)."""
+        message = self.client.policy.redactor(str(exc))
+        self.sync_log.note(job.stream, job.record, job.call, "failed", message=message)
+        self._fail(exc)
+
     def _fail(self, exc: BaseException) -> None:
         if self.fatal is None:
             self.fatal = exc
@@ -457,14 +469,14 @@ class Sender:
                 user_slot_booked=job.booked,
             )
         except (RefinerAuthError, RefinerEndpointError) as exc:
-            self._fail(exc)
+            self._fail_call(job, exc)
             return None
         except RefinerApiError as exc:
             if _contact_already_gone(call, exc):
                 return Outcome(job, "skipped")  # the delete is done
             return Outcome(job, "rejected", status=exc.status, body=exc.body, reason=str(exc))
         except RETRYABLE_EXCEPTIONS as exc:
-            self._fail(SenderFailedError(self.client.policy.gave_up(exc)))
+            self._fail_call(job, SenderFailedError(self.client.policy.gave_up(exc)))
             return None
         wanted = self._concurrency.observe(answer.elapsed.total_seconds())
         if wanted > len(self._workers):
@@ -529,6 +541,11 @@ class Sender:
         if writes:
             self.ledger.commit(writes)
             self.people.saved(link for o in batch for link in o.job.links)
+        # Only now is a sent row applied: Refiner acknowledged it and the ledger holds it.
+        self.sync_log.note_all(
+            (o.job.stream, o.job.record, o.job.call, o.kind, o.status, o.reason or None)
+            for o in batch
+        )
         for o in batch:
             getattr(self.progress, o.kind)(o.job.stream)
             if o.job.call.tally is not None:
@@ -603,12 +620,13 @@ def _contact_already_gone(call: ApiCall, exc: RefinerApiError) -> bool:
 class DryRunSender:
     """Same interface as :class:`Sender`, but writes would-be calls to a JSONL file."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the run's collaborators
         self,
         ledger: LedgerStore,
         people: People,
         out: JsonLines,
         progress: Progress,
+        sync_log: SyncLogNotes,
         *,
         full_resend: bool = False,
     ) -> None:
@@ -617,9 +635,10 @@ class DryRunSender:
         self.people = people
         self.out = out
         self.progress = progress
+        self.sync_log = sync_log
         self.full_resend = full_resend
 
-    def submit(self, stream: str, record: dict[str, Any], call: ApiCall) -> None:  # noqa: ARG002
+    def submit(self, stream: str, record: dict[str, Any], call: ApiCall) -> None:
         """Write the call unless the ledger says Refiner already has it."""
         found = self.people.resolve(_identifiers(call))
         self.people.saved(found.links)  # nothing is committed in a dry run: keep memory bounded
@@ -627,9 +646,11 @@ class DryRunSender:
         done = _done_by_ledger(Entries(self.ledger), key, call, full_resend=self.full_resend)
         if done is not None:
             getattr(self.progress, done)(stream)
+            self.sync_log.note(stream, record, call, done)
             return
         self.out.write({"stream": stream, **call.as_dict()})
         self.progress.sent(stream)
+        self.sync_log.note(stream, record, call, "planned")
         if call.tally is not None:
             call.tally("sent")
 

@@ -85,6 +85,23 @@ LEDGER_WAIT_SECONDS = th.Property(
         "seconds for the holder to finish first."
     ),
 )
+SYNC_LOG = th.Property(
+    "sync_log",
+    th.BooleanType,
+    default=True,
+    description=(
+        "Record the sync log in the ledger's database (`state_dir`'s SQLite file, or "
+        "`ledger_url`): each run (`refiner_sync_runs`), what became of each row "
+        "(`refiner_sync_changelog`) and the latest outcome per row key "
+        "(`refiner_sync_snapshot`); tap-refiner's sync-log streams read them."
+    ),
+)
+SYNC_LOG_RETENTION_DAYS = count_setting(
+    "sync_log_retention_days",
+    30,
+    "Days the sync log keeps runs and changelog rows; older ones are deleted at the end of "
+    "each run.",
+)
 MAX_REJECT_RATIO = th.Property(
     "max_reject_ratio",
     th.NumberType(minimum=0, maximum=1),
@@ -130,6 +147,8 @@ CONFIG_SCHEMA = th.PropertiesList(
     STATE_DIR,
     LEDGER_URL,
     LEDGER_WAIT_SECONDS,
+    SYNC_LOG,
+    SYNC_LOG_RETENTION_DAYS,
     th.Property(
         "dead_letter_path",
         th.StringType,
@@ -209,7 +228,9 @@ def check_settings(config: Mapping[str, Any]) -> list[str]:
     return [
         *connection_errors(config),
         *api_url_errors(config),
-        *positive_number_errors(config, (MAX_CONCURRENCY, MAX_REQUESTS_PER_USER_PER_MINUTE)),
+        *positive_number_errors(
+            config, (MAX_CONCURRENCY, MAX_REQUESTS_PER_USER_PER_MINUTE, SYNC_LOG_RETENTION_DAYS)
+        ),
         *_ratio_errors(config),
         *api_key_errors(config),
         *mapping_errors(config),
@@ -239,6 +260,8 @@ class Settings:
     allow_large_removals: bool
     dry_run: bool
     full_resend: bool
+    sync_log: bool
+    sync_log_retention_days: int
 
     def mapping_for(self, stream: str) -> StreamMapping | None:
         """The stream's own mapping, else the default (None: reject the stream's rows)."""
@@ -268,4 +291,6 @@ def settings_from_config(config: Mapping[str, Any]) -> Settings:
         allow_large_removals=bool(config.get(ALLOW_LARGE_REMOVALS.name)),
         dry_run=bool(config.get("dry_run")),
         full_resend=bool(config.get("full_resend")),
+        sync_log=config.get(SYNC_LOG.name) is not False,
+        sync_log_retention_days=int(setting(config, SYNC_LOG_RETENTION_DAYS)),
     )

@@ -88,6 +88,8 @@ class RefinerSink(BatchSink):
             key_properties=tuple(self.key_properties),
             truncate=target.settings.truncate_long_strings,
         )
+        if "runtime" in target.__dict__:  # always, before input; not when the SDK asks alone
+            target.runtime.sync_log.stream(self.stream_name, self.key_properties, self.mapping)
         self.columns: ColumnCheck | None = None
         if self.mapping is not None:
             default = self.stream_name not in target.settings.mappings
@@ -141,6 +143,9 @@ class RefinerSink(BatchSink):
         if isinstance(result, Rejection):
             runtime.dead_letter.reject(self.stream_name, arrived, result.reason)
             runtime.progress.rejected(self.stream_name)
+            runtime.sync_log.note(
+                self.stream_name, arrived, None, "rejected", message=result.reason
+            )
             runtime.progress.check_reject_ratio()
             return
         runtime.sender.submit(self.stream_name, arrived, result)

@@ -40,8 +40,9 @@ from typing_extensions import override
 
 from refiner_http.settings import raise_if_invalid
 from refiner_http.stops import known_stops_exit
-from target_refiner.errors import RunInterruptedError
+from target_refiner.errors import RunInterruptedError, RunStoppedError
 from target_refiner.interrupt import InterruptibleReader
+from target_refiner.progress import StreamRejectedError
 from target_refiner.runtime import Runtime
 from target_refiner.settings import CONFIG_SCHEMA, check_settings, settings_from_config
 from target_refiner.sinks import RefinerSink
@@ -84,6 +85,7 @@ class TargetRefiner(Target):
         )
         if isinstance(self.message_reader, InterruptibleReader):
             self.message_reader.on_start = lambda: self.runtime
+            self.message_reader.on_error = self._input_failed
 
     @cached_property
     def runtime(self) -> Runtime:
@@ -178,6 +180,7 @@ class TargetRefiner(Target):
             super().process_endofpipe()
             return
         runtime = self.runtime
+        ending: BaseException | None = None
         try:
             if self._signum() is None:
                 super().process_endofpipe()  # drains: waits for every acknowledgement
@@ -189,9 +192,18 @@ class TargetRefiner(Target):
                 runtime.sender.raise_if_failed()
             runtime.progress.check_reject_ratio(final=True)
             self.state_outbox.release()
+            ending = self._ending(runtime)
+        except BaseException as exc:
+            ending = exc
+            raise
         finally:
-            runtime.close()
+            runtime.close(ending)  # the sync log records how the run ended
             self._log_summary(runtime)
+        if ending is not None:
+            raise ending
+
+    def _ending(self, runtime: Runtime) -> RunStoppedError | None:
+        """How a run whose input ended stops: interrupted, a stream all rejected, or not."""
         signum = self._signum()
         if signum is not None:
             left = runtime.tracker.outstanding
@@ -202,8 +214,17 @@ class TargetRefiner(Target):
                 f"the last STATE emitted covers every acknowledged row; {left} rows read were not "
                 f"sent.{mirrors} Run again to continue from that STATE."
             )
-            raise RunInterruptedError(signum, msg)
-        runtime.progress.raise_if_streams_rejected()
+            return RunInterruptedError(signum, msg)
+        try:
+            runtime.progress.raise_if_streams_rejected()
+        except StreamRejectedError as exc:
+            return exc
+        return None
+
+    def _input_failed(self, exc: BaseException) -> None:
+        """The input stopped on an error: the sync log records the run failed (if it started)."""
+        if "runtime" in self.__dict__:
+            self.runtime.end_sync_log(exc)
 
     def _signum(self) -> int | None:
         """The signal that ended the input, if one did."""

@@ -21,6 +21,8 @@ NULLS = {
     "state_dir": None,
     "ledger_wait_seconds": None,
     "default_action": None,
+    "sync_log": None,
+    "sync_log_retention_days": None,
 }
 
 
@@ -34,6 +36,8 @@ def test_a_null_setting_means_its_declared_default():
     assert built.ledger_wait_seconds == 0
     assert built.default is not None
     assert built.default.action == IDENTIFY
+    assert built.sync_log is True
+    assert built.sync_log_retention_days == settings.SYNC_LOG_RETENTION_DAYS.default == 30
     policy = shared.policy_from_config(NULLS, log=TargetRefiner.logger)
     assert policy.max_tries == shared.MAX_TRIES.default
 
@@ -57,6 +61,10 @@ def test_checks_return_messages_naming_the_setting():
     ]
     errors = settings.check_settings({"api_key": "k", "max_reject_ratio": 2})
     assert errors == ["Setting `max_reject_ratio` must be between 0 and 1, got 2."]
+    assert settings.check_settings({"api_key": "k", "sync_log_retention_days": 0}) == [
+        "Setting `sync_log_retention_days` must be a positive number, got 0."
+    ]
+    assert settings.settings_from_config({"api_key": "k", "sync_log": False}).sync_log is False
 
 
 def test_state_outbox_writes_once_holds_and_never_in_a_dry_run():
