@@ -64,6 +64,10 @@ CREATE TABLE IF NOT EXISTS meta (
     value TEXT NOT NULL
 ) WITHOUT ROWID;
 """
+#: Page cache of each connection, KiB (SQLite's default is 2,000): with a connection per thread
+#: that queries, the default caches filled as the ledger grew (6 MB at 40k people); lookups
+#: run at the same speed on a 1M-person ledger with 512 (bench/RESULTS.md, issue 18).
+PAGE_CACHE_KIB = 512
 #: ``meta`` row naming the Refiner project whose calls the file remembers.
 META_PROJECT = "project_uuid"
 _PLAIN_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -161,6 +165,7 @@ class Ledger:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=10000")
+            conn.execute(f"PRAGMA cache_size=-{PAGE_CACHE_KIB}")
             self._local.conn = conn
             with self._lock:
                 self._all.append(conn)

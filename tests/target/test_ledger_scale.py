@@ -119,3 +119,23 @@ def test_lookups_of_any_size_reuse_a_few_prepared_statements(tmp_path):
     assert 0 < len(people) <= 10, len(people)  # powers of two up to LOOKUP_CHUNK
     assert 0 < len(entries) <= 10, len(entries)
     ledger.close()
+
+
+def test_each_connection_caches_a_bounded_number_of_pages(tmp_path):
+    """Every thread that queries has a connection; SQLite's default 2 MB page cache each grew
+    with the ledger (6 MB at 40k people)."""
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    caches = []
+
+    def read() -> None:
+        ledger.lookup_people(["id:p0"])
+        caches.append(ledger._conn().execute("PRAGMA cache_size").fetchone()[0])  # noqa: SLF001
+
+    threads = [threading.Thread(target=read) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    read()
+    assert caches == [-512] * 4  # KiB
+    ledger.close()
