@@ -5,7 +5,8 @@ Threads and their jobs:
 - the main (SDK) thread maps a row and calls :meth:`Sender.submit`, which numbers it and adds it
   to a batch. A batch (``LOOKUP_BATCH`` rows, or whatever waited ``LOOKUP_DELAY``: then the
   *batcher* thread takes it) gets its people and ledger entries from the ledger in a few queries,
-  never the whole ledger, so memory does not grow with the account. Then, row by row in order: a
+  never the whole ledger, so memory does not grow with the account. Reading waits while the
+  workers have ``READY_AHEAD`` rows to go (rows in flight are memory). Then, row by row in order: a
   person with nothing in flight is checked against the ledger right there (an unchanged identify
   is acknowledged at once, which is what makes a re-sync fast); otherwise the call joins that
   person's FIFO queue;
@@ -80,6 +81,9 @@ if TYPE_CHECKING:
 COMMIT_BATCH = 1000
 LOOKUP_BATCH = 1000  # rows whose people and ledger entries are looked up together
 LOOKUP_DELAY = 0.25  # seconds a row waits for its batch to fill (input that trickles in)
+#: Rows handed to the workers and not taken yet, plus rows of the batch being filled: a batch
+#: waits for the workers while the next one is looked up, and no more is read ahead.
+READY_AHEAD = 2 * LOOKUP_BATCH
 PARK_THRESHOLD = 0.002  # shorter pacing waits are slept in the worker
 DEFAULT_MAX_PENDING = 10_000
 
@@ -171,6 +175,8 @@ class Sender:
         self._busy: dict[str, collections.deque[Job]] = {}
         #: (priority, tie, job): a person's next call (0) goes before a person's first (1).
         self._ready: queue.PriorityQueue[tuple[int, int, Job | None]] = queue.PriorityQueue()
+        self._handed = 0  # jobs in ``_ready`` (not the stop markers)
+        self._taken = threading.Condition()  # a worker took a job: room to read ahead
         self._commits: queue.Queue[Outcome | threading.Event | None] = queue.Queue()
         self._parked: list[tuple[float, int, Job]] = []
         self._parked_cond = threading.Condition()
@@ -191,8 +197,10 @@ class Sender:
     def submit(self, stream: str, record: dict[str, Any], call: ApiCall) -> None:
         """Queue one row's call; its ledger lookups are made with its batch's (see ``_run_batch``).
 
-        The row is numbered at once, so a STATE that follows waits for it.
+        The row is numbered at once, so a STATE that follows waits for it. Reading waits while
+        the workers have ``READY_AHEAD`` rows to go (see ``_wait_for_workers``).
         """
+        self._wait_for_workers()
         self.raise_if_failed()
         with self._batch_cond:
             self._rows.append(Row(self.tracker.open(), stream, record, call))
@@ -204,6 +212,18 @@ class Sender:
         if self.tracker.outstanding >= self.max_pending:
             self.tracker.wait_below(self.max_pending, self._stop)
             self.raise_if_failed()
+
+    def _wait_for_workers(self) -> None:
+        """Hold the input while the workers have ``READY_AHEAD`` rows waiting for them.
+
+        Without it the input ran ``max_pending`` rows ahead whenever the workers were the slower
+        side (the API's pace, or the CPU): ~3 KB each, 30 MB more than the rows being sent need.
+        ``max_pending`` still bounds the rows queued behind their person's call.
+        """
+        with self._taken:
+            self._taken.wait_for(
+                lambda: self._handed + len(self._rows) < READY_AHEAD or self._stop.is_set()
+            )
 
     def flush(self, interrupted: Callable[[], bool] | None = None) -> bool:
         """Wait until every submitted row is acknowledged; raise if the run failed.
@@ -402,7 +422,7 @@ class Sender:
         wait = self.client.policy.user_pacer.reserve(job.person)
         job.booked = True
         if wait <= PARK_THRESHOLD:
-            self._ready.put((0 if continued else 1, next(self._tie), job))
+            self._hand_over(0 if continued else 1, job)
             return
         with self._parked_cond:
             heapq.heappush(self._parked, (time.monotonic() + wait, next(self._tie), job))
@@ -414,12 +434,19 @@ class Sender:
         self.sync_log.note(job.stream, job.record, job.call, "failed", message=message)
         self._fail(exc)
 
+    def _hand_over(self, priority: int, job: Job) -> None:
+        with self._taken:
+            self._handed += 1
+        self._ready.put((priority, next(self._tie), job))
+
     def _fail(self, exc: BaseException) -> None:
         if self.fatal is None:
             self.fatal = exc
             self.log.error("Stopping: %s", self.client.policy.redactor(str(exc)))
         self._stop.set()
         self.tracker.wake()
+        with self._taken:
+            self._taken.notify_all()
 
     # -- scheduler thread -----------------------------------------------------------------
     def _schedule(self) -> None:
@@ -432,7 +459,7 @@ class Sender:
                 if due > 0:
                     self._parked_cond.wait(timeout=due)
                     continue
-                self._ready.put((0, next(self._tie), heapq.heappop(self._parked)[2]))
+                self._hand_over(0, heapq.heappop(self._parked)[2])
 
     # -- worker threads -------------------------------------------------------------------
     def _work(self) -> None:
@@ -440,6 +467,9 @@ class Sender:
             _, _, job = self._ready.get()
             if job is None or self._stop.is_set():
                 return
+            with self._taken:
+                self._handed -= 1
+                self._taken.notify()
             with self._idle:
                 if self._halt.is_set():
                     continue

@@ -43,8 +43,9 @@ if TYPE_CHECKING:
     from collections.abc import Collection, Iterable, Iterator, Sequence
     from pathlib import Path
 
-#: Keys per lookup query: well under SQLite's (and any database's) limit of bound parameters.
-LOOKUP_CHUNK = 500
+#: Keys per lookup query: well under SQLite's (and any database's) limit of bound parameters;
+#: a power of two (see ``_chunks``).
+LOOKUP_CHUNK = 512
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS ledger (
@@ -63,14 +64,27 @@ CREATE TABLE IF NOT EXISTS meta (
     value TEXT NOT NULL
 ) WITHOUT ROWID;
 """
+#: Page cache of each connection, KiB (SQLite's default is 2,000): with a connection per thread
+#: that queries, the default caches filled as the ledger grew (6 MB at 40k people); lookups
+#: run at the same speed on a 1M-person ledger with 512 (bench/RESULTS.md, issue 18).
+PAGE_CACHE_KIB = 512
 #: ``meta`` row naming the Refiner project whose calls the file remembers.
 META_PROJECT = "project_uuid"
 _PLAIN_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
-def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
+def _chunks(values: Sequence[str]) -> Iterator[list[str]]:
+    """``values`` by ``LOOKUP_CHUNK``, each padded with its last value to a power of two.
+
+    Why padded: each number of ``?`` is another statement, and Python's sqlite3 keeps the last
+    128 prepared on each connection (~75 KB at 500 keys): a batch's odd-sized last chunk made a
+    new one, so memory grew with the run (~10 MB a connection). Padded, there are 10 sizes; a
+    key repeated in ``IN`` changes no answer.
+    """
     for start in range(0, len(values), LOOKUP_CHUNK):
-        yield values[start : start + LOOKUP_CHUNK]
+        chunk = list(values[start : start + LOOKUP_CHUNK])
+        chunk += chunk[-1:] * ((1 << (len(chunk) - 1).bit_length()) - len(chunk))
+        yield chunk
 
 
 def project_ledger_path(state_dir: Path, project_uuid: str) -> Path:
@@ -151,6 +165,7 @@ class Ledger:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=10000")
+            conn.execute(f"PRAGMA cache_size=-{PAGE_CACHE_KIB}")
             self._local.conn = conn
             with self._lock:
                 self._all.append(conn)

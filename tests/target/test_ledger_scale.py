@@ -3,6 +3,7 @@ and the run keeps a bounded cache of them (issue 18)."""
 
 from __future__ import annotations
 
+import re
 import threading
 
 from target_refiner import people as people_module
@@ -66,7 +67,7 @@ def test_a_resync_reads_people_and_entries_per_batch_never_the_whole_ledger(
     whole = [s for s in selects if " WHERE " not in s.upper() and "COUNT(" not in s.upper()]
     assert whole == []  # no table is read whole
     assert any(s.startswith("SELECT identifier, person FROM person WHERE") for s in selects)
-    # a few queries per batch of rows (one per 500 keys), not one (or two) per row
+    # a few queries per batch of rows (one per 512 keys), not one (or two) per row
     assert len(selects) <= ROWS / 50, len(selects)
 
 
@@ -93,3 +94,48 @@ def test_people_resolve_through_a_cache_smaller_than_the_ledger(tmp_path):
 
 def test_the_cache_bound_is_what_the_target_uses():
     assert people_module.CACHE_SIZE >= 4 * sender_module.LOOKUP_BATCH
+
+
+def test_lookups_of_any_size_reuse_a_few_prepared_statements(tmp_path):
+    """Each number of keys in ``IN`` is a statement Python's sqlite3 keeps prepared (128 per
+    connection, ~75 KB each at 500 keys): odd-sized chunks made the process grow with the run."""
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    links = tuple((f"id:p{n}", f"id:p{n}") for n in range(0, 1300, 3))
+    ledger.commit([LedgerWrite(identify_key("id:p0"), "h", "id:p0", links)])
+    shapes: set[str] = set()
+    ledger._conn().set_trace_callback(  # noqa: SLF001 - this thread's connection
+        lambda statement: shapes.add(re.sub(r"'[^']*'", "?", statement))
+    )
+
+    for size in range(1, 1300, 7):  # every size a batch's last chunk may have, and more
+        wanted = [f"id:p{n}" for n in range(size)]
+        found = ledger.lookup_people(wanted)
+        assert found == {i: i for i in wanted if int(i[4:]) % 3 == 0}
+        keys = [identify_key(i) for i in wanted]
+        assert ledger.lookup_entries(keys) == {identify_key("id:p0"): "h"}
+
+    people = {s for s in shapes if "FROM person" in s}
+    entries = {s for s in shapes if "FROM ledger" in s}
+    assert 0 < len(people) <= 10, len(people)  # powers of two up to LOOKUP_CHUNK
+    assert 0 < len(entries) <= 10, len(entries)
+    ledger.close()
+
+
+def test_each_connection_caches_a_bounded_number_of_pages(tmp_path):
+    """Every thread that queries has a connection; SQLite's default 2 MB page cache each grew
+    with the ledger (6 MB at 40k people)."""
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    caches = []
+
+    def read() -> None:
+        ledger.lookup_people(["id:p0"])
+        caches.append(ledger._conn().execute("PRAGMA cache_size").fetchone()[0])  # noqa: SLF001
+
+    threads = [threading.Thread(target=read) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    read()
+    assert caches == [-512] * 4  # KiB
+    ledger.close()
