@@ -117,6 +117,32 @@ CHANGE_COLUMNS = (
 )
 SNAPSHOT_COLUMNS = CHANGE_COLUMNS
 
+#: The columns after ``seq`` a changelog row and a snapshot row share, per backend.
+_SQLITE_CHANGE = """\
+    project TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    logged_at TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    row_key TEXT NOT NULL,
+    user_id TEXT,
+    email TEXT,
+    action TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    http_status INTEGER,
+    message TEXT"""
+_PG_CHANGE = """\
+        project text NOT NULL,
+        run_id text NOT NULL,
+        logged_at timestamptz NOT NULL,
+        stream text NOT NULL,
+        row_key jsonb NOT NULL,
+        user_id text,
+        email text,
+        action text NOT NULL,
+        outcome text NOT NULL,
+        http_status integer,
+        message text"""
+
 SQLITE_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS {RUNS} (
     seq INTEGER NOT NULL UNIQUE,
@@ -136,32 +162,12 @@ CREATE TABLE IF NOT EXISTS {RUNS} (
 );
 CREATE TABLE IF NOT EXISTS {CHANGELOG} (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    project TEXT NOT NULL,
-    run_id TEXT NOT NULL,
-    logged_at TEXT NOT NULL,
-    stream TEXT NOT NULL,
-    row_key TEXT NOT NULL,
-    user_id TEXT,
-    email TEXT,
-    action TEXT NOT NULL,
-    outcome TEXT NOT NULL,
-    http_status INTEGER,
-    message TEXT
+{_SQLITE_CHANGE}
 );
 CREATE INDEX IF NOT EXISTS {CHANGELOG}_logged_at ON {CHANGELOG} (logged_at);
 CREATE TABLE IF NOT EXISTS {SNAPSHOT} (
     seq INTEGER NOT NULL UNIQUE,
-    project TEXT NOT NULL,
-    run_id TEXT NOT NULL,
-    logged_at TEXT NOT NULL,
-    stream TEXT NOT NULL,
-    row_key TEXT NOT NULL,
-    user_id TEXT,
-    email TEXT,
-    action TEXT NOT NULL,
-    outcome TEXT NOT NULL,
-    http_status INTEGER,
-    message TEXT,
+{_SQLITE_CHANGE},
     PRIMARY KEY (project, stream, row_key)
 );
 """
@@ -192,32 +198,12 @@ PG_MIGRATIONS = (
     );
     CREATE TABLE {CHANGELOG} (
         seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-        project text NOT NULL,
-        run_id text NOT NULL,
-        logged_at timestamptz NOT NULL,
-        stream text NOT NULL,
-        row_key jsonb NOT NULL,
-        user_id text,
-        email text,
-        action text NOT NULL,
-        outcome text NOT NULL,
-        http_status integer,
-        message text
+{_PG_CHANGE}
     );
     CREATE INDEX {CHANGELOG}_logged_at ON {CHANGELOG} (logged_at);
     CREATE TABLE {SNAPSHOT} (
         seq bigint NOT NULL UNIQUE,
-        project text NOT NULL,
-        run_id text NOT NULL,
-        logged_at timestamptz NOT NULL,
-        stream text NOT NULL,
-        row_key jsonb NOT NULL,
-        user_id text,
-        email text,
-        action text NOT NULL,
-        outcome text NOT NULL,
-        http_status integer,
-        message text,
+{_PG_CHANGE},
         PRIMARY KEY (project, stream, row_key)
     );
     """,  # noqa: S608 - constant SQL

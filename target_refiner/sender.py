@@ -156,14 +156,9 @@ class Sender:
         log: logging.Logger,
     ) -> None:
         """Start the workers, the scheduler and the committer."""
-        self.client = client
-        self.ledger = ledger
-        self.people = people
-        self.dead_letter = dead_letter
-        self.progress = progress
-        self.tracker = tracker
-        self.sync_log = sync_log
-        self.full_resend = full_resend
+        self.client, self.ledger, self.people = client, ledger, people
+        self.dead_letter, self.progress, self.tracker = dead_letter, progress, tracker
+        self.sync_log, self.full_resend = sync_log, full_resend
         self.max_pending = max(max_pending, 1)
         self.log = log
         self.fatal: BaseException | None = None
