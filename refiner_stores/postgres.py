@@ -107,6 +107,33 @@ def open_store(
     return db
 
 
+def open_reader(
+    url: str, *, setting: str, tables: Sequence[str], absent: Callable[[str], StoreError]
+) -> psycopg.Connection[Any]:
+    """A read-only session on a database holding ``tables``; else ``absent(first missing)``.
+
+    How every reader of a store of ours opens it (the tap's ``webhook_events`` and sync-log
+    streams): reading never creates or changes anything, and a database without the store is
+    a stop naming it, not an empty read.
+    """
+    db = connect(url, setting=setting)
+    try:
+        with store_errors(setting, url):
+            db.execute("SET default_transaction_read_only = on")
+            lacking = [
+                table
+                for table in tables
+                if db.execute("SELECT to_regclass(%s)", (table,)).fetchone() == (None,)
+            ]
+    except BaseException:
+        db.close()
+        raise
+    if lacking:
+        db.close()
+        raise absent(lacking[0])
+    return db
+
+
 @contextmanager
 def store_errors(setting: str, url: str) -> Iterator[None]:
     """Turn a driver error inside the block into a :class:`StoreError` with the URL masked."""

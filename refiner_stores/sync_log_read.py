@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from refiner_stores.location import is_postgres, shown
-from refiner_stores.postgres import StoreError, connect, store_errors
+from refiner_stores.postgres import StoreError, open_reader, store_errors
 from refiner_stores.sync_log import (
     CHANGE_COLUMNS,
     CHANGELOG,
@@ -182,19 +182,9 @@ def _sqlite_errors(setting: str, value: str) -> Iterator[None]:
 
 def _pg_reader(url: str, setting: str) -> psycopg.Connection[Any]:
     """A read-only session; a database without the sync log is :class:`MissingSyncLogError`."""
-    db = connect(url, setting=setting)
-    try:
-        with store_errors(setting, url):
-            db.execute("SET default_transaction_read_only = on")
-            absent = [
-                table
-                for table in (PG_STORE_TABLE, *TABLES)
-                if db.execute("SELECT to_regclass(%s)", (table,)).fetchone() == (None,)
-            ]
-    except BaseException:
-        db.close()
-        raise
-    if absent:
-        db.close()
-        raise missing(setting, url, f"which has no sync log (no table {absent[0]})")
-    return db
+    return open_reader(
+        url,
+        setting=setting,
+        tables=(PG_STORE_TABLE, *TABLES),
+        absent=lambda table: missing(setting, url, f"which has no sync log (no table {table})"),
+    )

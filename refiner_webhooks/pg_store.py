@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 from refiner_stores.location import masked
 from refiner_stores.postgres import (
     StoreError,
-    connect,
     lock_for_transaction,
+    open_reader,
     open_store,
     store_errors,
 )
@@ -151,22 +151,17 @@ class PostgresEventStore:
 
 def _reader(url: str, setting: str) -> psycopg.Connection[Any]:
     """A read-only session; a database without the store is an error naming the receiver."""
-    db = connect(url, setting=setting)
-    try:
-        with store_errors(setting, url):
-            db.execute("SET default_transaction_read_only = on")
-            missing = db.execute("SELECT to_regclass(%s)", (EVENTS,)).fetchone() == (None,)
-    except BaseException:
-        db.close()
-        raise
-    if missing:
-        db.close()
-        msg = (
-            f"{setting} {masked(url)}: no webhook store there yet (no table {EVENTS}). "
-            "Start the receiver once (`refiner-webhooks serve --store URL`) to create it."
-        )
-        raise StoreError(msg)  # a known stop: one line, exit 1
-    return db
+    return open_reader(
+        url, setting=setting, tables=(EVENTS,), absent=lambda _: _absent(setting, url)
+    )
+
+
+def _absent(setting: str, url: str) -> StoreError:
+    """A known stop: one line, exit 1."""
+    return StoreError(
+        f"{setting} {masked(url)}: no webhook store there yet (no table {EVENTS}). "
+        "Start the receiver once (`refiner-webhooks serve --store URL`) to create it."
+    )
 
 
 def read_store_id(url: str, *, setting: str) -> str | None:
