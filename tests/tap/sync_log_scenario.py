@@ -157,3 +157,22 @@ def assert_second_step(
     assert records["sync_snapshot"] == records["sync_changelog"]
     for stream in SYNC_LOG_STREAMS:
         assert min(r["seq"] for r in records[stream]) > max(r["seq"] for r in first[stream])
+
+
+def assert_landed_twice(
+    after_first: dict[str, list[dict[str, Any]]], after_second: dict[str, list[dict[str, Any]]]
+) -> None:
+    """A warehouse after two extractions: the run replaced, two changelog rows added, one
+    snapshot row replaced (u-1) and one added (u-3); the first landing's changelog untouched."""
+    assert {s: len(rows) for s, rows in after_first.items()} == {
+        "sync_runs": 1,
+        "sync_changelog": 3,
+        "sync_snapshot": 3,
+    }
+    assert len(after_second["sync_runs"]) == 1  # replaced by run_id
+    assert len(after_second["sync_changelog"]) == 3 + 2
+    assert len(after_second["sync_snapshot"]) == 3 + 1
+    assert after_second["sync_changelog"][:3] == after_first["sync_changelog"]
+    assert after_second["sync_runs"][0]["status"] == "finished"
+    snapshot = {row["row_key"]: row["action"] for row in after_second["sync_snapshot"]}
+    assert snapshot['{"id": "u-1"}'] == "unchanged"  # replaced, not added
