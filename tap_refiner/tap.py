@@ -22,7 +22,7 @@ from refiner_http.stops import KnownStopLogFilter, known_stops_exit
 from tap_refiner import streams
 from tap_refiner.client import SharedListings
 from tap_refiner.fetch_ahead import DEFAULT_WORKERS
-from tap_refiner.interrupt import InterruptibleWriter, interrupted
+from tap_refiner.interrupt import InterruptibleWriter, inside_logging, interrupted
 from tap_refiner.shared_windows import SharedWindows
 from tap_refiner.sync_log_streams import SYNC_LOG_STORE, SYNC_LOG_STREAMS
 from tap_refiner.timestamps import parse
@@ -213,7 +213,7 @@ class TapRefiner(Tap):
         writer = self.message_writer
         if not isinstance(writer, InterruptibleWriter):
             raise interrupted(signum)
-        writer.interrupt(signum)
+        writer.interrupt(signum, now=not inside_logging(frame))
 
     @cached_property
     def http_policy(self) -> HttpPolicy:

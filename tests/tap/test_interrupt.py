@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import signal
 import sys
 from typing import TYPE_CHECKING
@@ -12,7 +13,7 @@ import pytest
 from singer_sdk.singerlib import RecordMessage
 
 from refiner_http.stops import RunInterruptedError
-from tap_refiner.interrupt import InterruptibleWriter
+from tap_refiner.interrupt import InterruptibleWriter, inside_logging
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -63,3 +64,36 @@ def test_a_signal_between_messages_stops_at_once():
     assert info.value.exit_code == 130
     writer.interrupt(signal.SIGTERM)  # a second signal while stopping changes nothing
     assert writer.signum == signal.SIGINT
+
+
+class FrameCatcher(logging.Handler):
+    """Answers, from inside a log call, what ``inside_logging`` says of the running frame."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answers: list[bool] = []
+
+    def emit(self, record: logging.LogRecord) -> None:  # noqa: ARG002 - only the frame matters
+        self.answers.append(inside_logging(sys._getframe()))  # noqa: SLF001 - the frame a signal finds
+
+
+def test_a_signal_inside_logging_stops_before_the_next_message(monkeypatch):
+    """Raising in logging could leave a handler's lock taken and every logging thread stuck."""
+    catcher = FrameCatcher()
+    logger = logging.getLogger("tests.tap.test_interrupt")
+    logger.addHandler(catcher)
+    try:
+        logger.warning("a line the main thread is writing when the signal comes")
+    finally:
+        logger.removeHandler(catcher)
+    assert catcher.answers == [True]
+    assert inside_logging(sys._getframe()) is False  # noqa: SLF001 - a frame outside logging
+
+    writer = InterruptibleWriter()
+    writer.interrupt(signal.SIGTERM, now=False)  # what the handler does inside logging
+    raw = Bytes()
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(raw, encoding="utf-8"))
+    with pytest.raises(RunInterruptedError) as info:
+        writer.write_message(RecordMessage(stream="s", record={"id": 1}))
+    assert info.value.exit_code == 143
+    assert raw.getvalue() == b""  # nothing written after the signal
