@@ -36,7 +36,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
     from pathlib import Path
 
     from refiner_http import Redactor
@@ -62,6 +62,30 @@ _ENCODER = json.JSONEncoder(allow_nan=False, default=_default, ensure_ascii=Fals
 
 def _dumps(obj: Any) -> str:  # noqa: ANN401
     return _ENCODER.encode(obj)
+
+
+#: ``_dumps`` of one string (the C function ``_ENCODER`` itself uses).
+_string = json.encoder.encode_basestring
+
+
+def _flat_dumps(obj: dict[str, Any]) -> str:
+    """``_dumps(obj)``, text for text, faster for a row key (a few strings and integers).
+
+    ``JSONEncoder.encode`` builds a C encoder on every call, which is most of its cost on a
+    small object; this writes such an object directly and leaves any other to ``_dumps``.
+    """
+    parts = []
+    for name, value in obj.items():
+        kind = type(value)
+        if type(name) is not str:
+            return _dumps(obj)
+        if kind is str:
+            parts.append(f"{_string(name)}: {_string(value)}")
+        elif kind is int:
+            parts.append(f"{_string(name)}: {int.__repr__(value)}")
+        else:
+            return _dumps(obj)
+    return "{" + ", ".join(parts) + "}"
 
 
 def _non_finite(value: Any) -> str | None:  # noqa: ANN401
@@ -126,6 +150,25 @@ def masked_line(obj: dict[str, Any], redactor: Redactor) -> str:
     if notes:
         clean["reason"] = "; ".join(filter(None, [clean.get("reason"), *notes]))
     return _dumps(clean)
+
+
+def plain_line(obj: dict[str, Any]) -> str:
+    """``obj`` as :func:`masked_line` writes it when it holds no secret; the caller checks that.
+
+    Faster for a flat object (a row's key): the sync log makes one per row processed. Raises
+    ``ValueError`` on a NaN or an infinity (:func:`masked_line` writes those as strings).
+    """
+    return _flat_dumps(obj)
+
+
+def holds_secret(texts: Iterable[str], redactor: Redactor) -> bool:
+    """Whether any of ``texts`` holds a known secret, as is or JSON-escaped: one search of all.
+
+    Joined by newlines, which neither a secret's escaped form nor a JSON line contains, so a
+    match never spans two texts.
+    """
+    joined = "\n".join(texts)
+    return any(s in joined or _escaped(s) in joined for s in redactor.secrets)
 
 
 class JsonLines:

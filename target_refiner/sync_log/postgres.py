@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from refiner_stores.postgres import lock_for_transaction, open_store, store_errors
 from refiner_stores.sync_log import PG_MIGRATIONS, PG_STORE_TABLE, STORE, WRITE_LOCK
-from target_refiner.sync_log.sql import Dialect, SqlSyncLog, Statements, aware
+from target_refiner.sync_log.sql import POSTGRES, SqlSyncLog, Statements, aware
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -38,7 +38,7 @@ SETTING = "Sync log (`ledger_url`)"
 class PostgresSyncLog(SqlSyncLog):
     """The sync log in the PostgreSQL database ``url``; one connection, thread-safe by a lock."""
 
-    statements = Statements(Dialect(mark="%s", json_mark="%s::jsonb"))
+    statements = Statements(POSTGRES)
 
     def __init__(self, url: str) -> None:
         """Connect, create or migrate the tables, read the store's identity."""

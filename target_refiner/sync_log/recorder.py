@@ -32,7 +32,7 @@ from typing_extensions import override
 
 from refiner_http.stops import EXIT_FAILED, RunInterruptedError, RunStoppedError, stop_line
 from refiner_stores import sync_log as vocab
-from target_refiner.deadletter import masked_line
+from target_refiner.deadletter import holds_secret, masked_line, plain_line
 from target_refiner.mapping_settings import (
     ADD_TO_SEGMENT,
     DELETE_CONTACT,
@@ -228,34 +228,43 @@ class SyncLogRecorder(SyncLogNotes):
                 return
 
     def _changes(self, batch: list[Noted]) -> list[Change]:
-        """The batch's changelog rows (the writer's loop: kept tight, it runs once per row)."""
-        mask = self.redactor.mask_known
-        streams = self._keys
-        changes: list[Change] = []
-        add = changes.append
-        for stream, record, call, kind, status, message in batch:
-            action, outcome = KINDS[kind]
-            keys, mapping = streams.get(stream, NO_KEYS)
-            user_id, email = _person(record, call, mapping)
-            add(
-                Change(
-                    stream,
-                    self._row_key(record, keys),
-                    user_id and mask(user_id),
-                    email and mask(email),
-                    action or call_action(call),
-                    outcome,
-                    status,
-                    message and mask(message),
-                )
-            )
+        """The batch's changelog rows, masked like the dead-letter file.
+
+        Tight, and masked only when one search of the whole batch finds a secret: this runs
+        once per row processed, holding the GIL the run's main thread needs, so every
+        microsecond here is one a re-sync of unchanged rows waits (``bench/target_resync.py``).
+        """
+        changes = list(map(self._change, batch))
+        texts = (t for c in changes for t in (c.row_key, c.user_id, c.email, c.message) if t)
+        if holds_secret(texts, self.redactor):
+            return list(map(self._masked, changes, batch))
         return changes
 
-    def _row_key(self, record: Mapping[str, Any], keys: tuple[str, ...]) -> str:
-        """The key properties' values, or the whole row when the stream has none (or lacks one)."""
-        if keys and all(k in record for k in keys):
-            return masked_line({k: record[k] for k in keys}, self.redactor)
-        return masked_line(dict(record), self.redactor)
+    def _change(self, noted: Noted) -> Change:
+        stream, record, call, kind, status, message = noted
+        keys, mapping = self._keys.get(stream, NO_KEYS)
+        action, outcome = KINDS[kind]
+        user_id, email = _person(record, call, mapping)
+        key = _key_of(record, keys)
+        try:
+            row_key = plain_line(key)
+        except ValueError:  # a NaN or an infinity: written as a string
+            row_key = masked_line(key, self.redactor)
+        return Change(
+            stream, row_key, user_id, email, action or call_action(call), outcome, status, message
+        )
+
+    def _masked(self, change: Change, noted: Noted) -> Change:
+        """``change`` with the known secrets masked (its row key rebuilt by ``masked_line``)."""
+        stream, record, _, _, _, message = noted
+        mask = self.redactor.mask_known
+        keys = self._keys.get(stream, NO_KEYS)[0]
+        return change._replace(
+            row_key=masked_line(_key_of(record, keys), self.redactor),
+            user_id=change.user_id and mask(change.user_id),
+            email=change.email and mask(change.email),
+            message=message and mask(message),
+        )
 
     # -- the end ----------------------------------------------------------------------------
     def finish(
@@ -326,6 +335,17 @@ def _counts(c: StreamCounts) -> dict[str, int]:
         "replays": c.replayed,
         "rejected": c.rejected,
     }
+
+
+def _key_of(record: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    """A row's ``row_key`` object: its key properties, or the whole row without one of them."""
+    if len(keys) == 1:  # the usual case, without a generator
+        name = keys[0]
+        if name in record:
+            return {name: record[name]}
+    elif keys and all(k in record for k in keys):
+        return {k: record[k] for k in keys}
+    return dict(record)
 
 
 def _person(

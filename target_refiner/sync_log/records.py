@@ -8,7 +8,7 @@ say. Times are timezone-aware UTC datetimes; a backend stores them as its tables
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from refiner_stores.sync_log import RUNNING
 
@@ -17,9 +17,12 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 
-@dataclass(frozen=True)
-class Change:
-    """One changelog row: a row processed (or a mirror change) and what came of it."""
+class Change(NamedTuple):
+    """One changelog row: a row processed (or a mirror change) and what came of it.
+
+    A tuple in the changelog's column order (after ``logged_at``): a backend writes a batch as
+    one JSON array of these (``sql.py``), and one is made per row processed, so it is cheap.
+    """
 
     stream: str
     row_key: str  # JSON object text, masked like the dead-letter file

@@ -8,8 +8,12 @@ how a JSON parameter is written), how a time is stored, and one write transactio
 - runs: ``seq`` is ``max(seq) + 1`` of the runs table, drawn inside the write transaction, for
   the first write and again for every rewrite (a run ending, a stale run marked failed);
 - changelog: ``seq`` comes from the table (``AUTOINCREMENT`` / identity); a batch is one
-  ``executemany``, then one ``INSERT ... SELECT`` makes the batch's newest row per key the
-  snapshot row, with that changelog row's ``seq``;
+  ``INSERT ... SELECT`` from one JSON array parameter (the batch's :class:`Change` tuples, in
+  order), then one ``INSERT ... SELECT`` makes the batch's newest row per key the snapshot
+  row, with that changelog row's ``seq``. One statement per batch, not one per row: the
+  driver releases the GIL once for the whole batch, where a row-by-row ``executemany``
+  released and re-took it per row and so stalled the run's main thread at every row (measured:
+  ``bench/target_resync.py``);
 - prune: changelog rows logged before the cut (in chunks, a transaction each), runs that
   ended (or started, if they never ended) before it, except the project's newest run; the
   snapshot is never pruned.
@@ -53,6 +57,29 @@ def aware(moment: dt.datetime) -> dt.datetime:
     return moment
 
 
+#: A batch of :class:`Change` tuples as one JSON array of arrays (str, int and None only).
+_BATCH = json.JSONEncoder(ensure_ascii=False, check_circular=False, separators=(",", ":"))
+#: A NUL character: the JSON functions of SQLite end a string there, PostgreSQL refuses it.
+_NUL = "\x00"
+
+
+def batch_json(changes: Sequence[Change]) -> str:
+    r"""``changes`` as the one JSON parameter of :attr:`Statements.insert_changes`.
+
+    A NUL character in a value is written as the six characters ``\u0000``: kept visible,
+    where SQLite would cut the value short and PostgreSQL would refuse the batch (the run stops).
+    """
+    text = _BATCH.encode(changes)
+    if "\\u0000" not in text:
+        return text
+    return _BATCH.encode(
+        [
+            [v.replace(_NUL, "\\u0000") if isinstance(v, str) else v for v in change]
+            for change in changes
+        ]
+    )
+
+
 def compact_json(value: object) -> str:
     """JSON as stored: compact, keys sorted (equal values are equal text)."""
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
@@ -77,10 +104,36 @@ class Cursor(Protocol):
 
 @dataclass(frozen=True)
 class Dialect:
-    """What differs in the text of a statement: the parameter mark, a JSON parameter."""
+    """What differs in the text of a statement: marks, casts, a JSON array's elements."""
 
     mark: str  # "?" or "%s"
     json_mark: str  # a parameter holding JSON text: "?" or "%s::jsonb"
+    #: A JSON array parameter's elements as rows of (``key``: position, ``value``: element).
+    elements: str
+    #: Item ``{item}`` of an element (itself an array) as SQL text or number.
+    item: str
+    #: Casts of an item to a column's type, by type: ``json``, ``integer``.
+    casts: tuple[tuple[str, str], ...] = ()
+
+    def item_as(self, item: int, type_: str) -> str:
+        """``value``'s item ``item`` as a column of ``type_`` (``json``, ``integer``, ``text``)."""
+        cast = dict(self.casts).get(type_, "")
+        return self.item.format(item=item) + cast
+
+
+#: ``json_extract`` (not ``->>``, SQLite 3.38+): any SQLite with JSON1, which Python's has.
+SQLITE = Dialect(
+    mark="?", json_mark="?", elements="json_each(?)", item="json_extract(value, '$[{item}]')"
+)
+POSTGRES = Dialect(
+    mark="%s",
+    json_mark="%s::jsonb",
+    elements="jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS elements (value, key)",
+    item="(value ->> {item})",
+    casts=(("json", "::jsonb"), ("integer", "::integer")),
+)
+#: The type of each :class:`Change` item, for the dialect's casts.
+_CHANGE_TYPES = {"row_key": "json", "http_status": "integer"}
 
 
 class Statements:
@@ -104,10 +157,13 @@ class Statements:
             f"UPDATE {RUNS} SET status = {p}, message = {p},"  # noqa: S608 - constant SQL
             f" seq = (SELECT MAX(seq) + 1 FROM {RUNS}) WHERE run_id = {p}"
         )
-        logged = CHANGE_COLUMNS[1:]
-        change_values = [j if name == "row_key" else p for name in logged]
-        self.insert_change = (
-            f"INSERT INTO {CHANGELOG} ({', '.join(logged)}) VALUES ({', '.join(change_values)})"  # noqa: S608 - constant SQL
+        logged = CHANGE_COLUMNS[1:]  # project, run_id, logged_at, then a Change's items
+        items = [
+            dialect.item_as(i, _CHANGE_TYPES.get(name, "text")) for i, name in enumerate(logged[3:])
+        ]
+        self.insert_changes = (
+            f"INSERT INTO {CHANGELOG} ({', '.join(logged)})"  # noqa: S608 - constant SQL
+            f" SELECT {p}, {p}, {p}, {', '.join(items)} FROM {dialect.elements} ORDER BY key"
         )
         self.last_change = f"SELECT COALESCE(MAX(seq), 0) FROM {CHANGELOG}"  # noqa: S608 - constant SQL
         replaced = ", ".join(
@@ -184,12 +240,11 @@ class SqlSyncLog:
         if not changes:
             return
         sql = self.statements
-        at = self._time(logged_at)
-        rows = [_change_row(run, change, at) for change in changes]
+        batch = (run.project, run.run_id, self._time(logged_at), batch_json(changes))
         with self._writing() as cursor:
             cursor.execute(sql.last_change)
             before = cursor.fetchall()[0][0]
-            cursor.executemany(sql.insert_change, rows)
+            cursor.execute(sql.insert_changes, batch)
             cursor.execute(sql.last_change)
             last = cursor.fetchall()[0][0]
             # Both bounds: an index range even on a table the planner has no statistics of yet.
@@ -220,19 +275,3 @@ class SqlSyncLog:
         with self._writing() as cursor:
             cursor.execute(sql.prune_runs, (project, cut, project))
             return gone + cursor.rowcount
-
-
-def _change_row(run: RunRecord, change: Change, logged_at: object) -> tuple[Any, ...]:
-    return (
-        run.project,
-        run.run_id,
-        logged_at,
-        change.stream,
-        change.row_key,
-        change.user_id,
-        change.email,
-        change.action,
-        change.outcome,
-        change.http_status,
-        change.message,
-    )

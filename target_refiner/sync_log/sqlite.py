@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from refiner_stores import StoreError
 from refiner_stores.sync_log import META_STORE_ID, SQLITE_SCHEMA
 from target_refiner.ledger.sqlite import SCHEMA as LEDGER_SCHEMA
-from target_refiner.sync_log.sql import Dialect, SqlSyncLog, Statements, aware
+from target_refiner.sync_log.sql import SQLITE, SqlSyncLog, Statements, aware
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -50,7 +50,7 @@ def iso_utc(moment: dt.datetime) -> str:
 class SqliteSyncLog(SqlSyncLog):
     """The sync log in the SQLite file ``path`` (the project's ledger file); thread-safe."""
 
-    statements = Statements(Dialect(mark="?", json_mark="?"))
+    statements = Statements(SQLITE)
 
     def __init__(self, path: Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
         """Open ``path``, create the tables and the store's identity if they are missing."""

@@ -250,6 +250,35 @@ class SyncLogContract:
         store.log(run, keys(2), day(0))  # the store is still usable
         assert backend.rows("SELECT COUNT(*) FROM refiner_sync_snapshot") == [(2,)]
 
+    def test_a_batch_is_stored_in_order_and_as_given_whatever_the_characters(self, backend, store):
+        odd = 'quote " backslash \\ tab \t newline \n é 中文 😀 \u2028 a literal \\u0000 '
+        run = run_record("r1", day(0))
+        store.start_run(run)
+        given = [
+            Change(
+                "users", json.dumps({"id": odd}), odd, f"{odd}@x.io", IDENTIFY, REJECTED, 422, odd
+            ),
+            *keys(2000),
+            Change("events", '{"n":1.5}', None, None, UNCHANGED, APPLIED),
+        ]
+        store.log(run, given, day(0))
+        stored = backend.rows(
+            "SELECT stream, row_key, user_id, email, action, outcome, http_status, message"
+            " FROM refiner_sync_changelog ORDER BY seq"
+        )
+        assert [(r[0], json.loads(r[1]), *r[2:]) for r in stored] == [
+            (c.stream, json.loads(c.row_key), *c[2:]) for c in given
+        ]
+
+    def test_a_nul_character_is_written_visibly_as_its_escape(self, backend, store):
+        run = run_record("r1", day(0))
+        store.start_run(run)
+        nul = Change("users", '{"id":1}', "u\x001", None, IDENTIFY, REJECTED, 422, "cut\x00here")
+        store.log(run, [nul], day(0))
+        assert backend.rows("SELECT user_id, message FROM refiner_sync_changelog") == [
+            ("u\\u00001", "cut\\u0000here")
+        ]
+
     def test_store_id_is_made_once(self, backend, store):
         again = backend.open()
         try:

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from refiner_http import Redactor
-from target_refiner.deadletter import DeadLetter, JsonLines
+from target_refiner.deadletter import DeadLetter, JsonLines, holds_secret, masked_line, plain_line
 
 KEY = "sk-live-0123456789"
 
@@ -130,3 +130,42 @@ def test_the_fast_path_line_is_the_plain_serialisation(tmp_path):
     out = JsonLines(tmp_path / "out.jsonl", Redactor([KEY]))
     obj = {"stream": "users", "method": "POST", "json_body": {"id": "u1", "score": 1.5}}
     assert out.line(obj) == json.dumps(obj, ensure_ascii=False)
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        {"id": "u1"},
+        {"id": 42, "account": -7, "big": 123456789012345678901234567890},
+        {"id": 'quote " backslash \\ slash / tab \t newline \n nul \x00 bell \x07'},
+        {"id": "é ü 中文 😀 \u2028 \u2029 \ufeff"},
+        {"é": "key not ascii", "": "empty key", " spaced ": ""},
+        {"flag": True, "none": None, "ratio": 1.5, "exact": decimal.Decimal("2.25")},
+        {"nested": {"a": [1, "b"]}, "id": "u1"},
+        {},
+    ],
+)
+def test_plain_line_is_what_masked_line_writes_when_there_is_no_secret(obj):
+    line = plain_line(obj)
+    assert line == masked_line(obj, Redactor([KEY]))
+    assert json.loads(line, parse_float=decimal.Decimal) == obj
+
+
+def test_plain_line_refuses_what_masked_line_would_rewrite():
+    with pytest.raises(ValueError, match="Out of range float"):
+        plain_line({"id": "u1", "score": float("nan")})
+
+
+@pytest.mark.parametrize(
+    ("texts", "found"),
+    [
+        (["u1", "a@x.io", '{"id": "u1"}'], False),
+        (["u1", f"key {KEY} pasted"], True),
+        ([json.dumps({"id": 'se"cr\\et\n'})], True),  # inside JSON: escaped
+        (['se"cr\\', "et\n"], False),  # never across two texts
+        ([], False),
+    ],
+)
+def test_holds_secret_searches_every_text_once_as_is_and_escaped(texts, found):
+    redactor = Redactor([KEY, 'se"cr\\et\n'])
+    assert holds_secret(texts, redactor) is found

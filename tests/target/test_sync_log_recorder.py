@@ -140,6 +140,34 @@ def test_row_key_is_the_whole_row_without_key_properties_and_masks_secrets():
     assert change.message == "***"
 
 
+def test_a_batch_is_masked_row_by_row_only_where_a_secret_is():
+    store = MemoryStore()
+    rec = recorder(store)
+    rec.stream("users", ["id"], None)
+    rec.note("users", {"id": "u1"}, identify("u1", "a@x.io"), "sent")
+    rec.note("users", {"id": f"u-{SECRET}"}, identify(f"u-{SECRET}", f"{SECRET}@x.io"), "sent")
+    rec.note("users", {"id": "u3", "score": float("nan")}, None, "rejected", message=SECRET)
+    rec.note("users", {"id": 4, "score": float("nan")}, identify("4"), "sent")
+    rec.finish(None, {}, {})
+    got = [(c.row_key, c.user_id, c.email, c.message) for _, c in store.changes]
+    assert got == [
+        ('{"id": "u1"}', "u1", "a@x.io", None),
+        ('{"id": "u-***"}', "u-***", "***@x.io", None),
+        ('{"id": "u3"}', None, None, "***"),
+        ('{"id": 4}', "4", None, None),
+    ]
+
+
+def test_a_row_key_holding_a_nan_is_written_as_the_dead_letter_file_writes_it():
+    store = MemoryStore()
+    rec = recorder(store)
+    rec.stream("events", [], None)
+    rec.note("events", {"user": "u1", "score": float("nan")}, None, "rejected", message="no id")
+    rec.finish(None, {}, {})
+    row_key = json.loads(store.changes[0][1].row_key)
+    assert (row_key["user"], row_key["score"]) == ("u1", "NaN")
+
+
 def test_mirror_calls_are_named_by_their_method():
     add = ApiCall("mirror_segment", "POST", "/segments/x", "id:1")
     remove = ApiCall("mirror_segment", "DELETE", "/segments/x", "id:1")
