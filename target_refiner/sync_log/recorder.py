@@ -1,10 +1,11 @@
 """What a run writes to its sync log: the run's row, and one changelog row per row processed.
 
-The run's threads note outcomes where they become final, cheaply (a tuple appended under a
-lock); one writer thread turns them into :class:`~target_refiner.sync_log.records.Change` rows
-and writes them in batches (``FLUSH_ROWS`` or every ``FLUSH_SECONDS``), so logging a re-sync of
-unchanged rows costs little. At most ``MAX_BUFFERED`` outcomes wait: a slow store slows the
-run rather than growing memory.
+The run's threads note outcomes where they become final: each becomes its
+:class:`~target_refiner.sync_log.records.Change` row there (a tuple of text, the record not
+kept) and is appended under a lock; one writer thread masks and writes them in batches
+(``FLUSH_ROWS`` or every ``FLUSH_SECONDS``), so logging a re-sync of unchanged rows costs
+little. At most ``MAX_BUFFERED`` outcomes wait: a slow store slows the run rather than growing
+memory.
 
 Where outcomes are noted (why the counts equal the summary line's): exactly where
 ``progress.py`` counts them. The sender's committer notes a call ``applied`` only after its
@@ -19,6 +20,7 @@ A store that cannot be written stops the run (:class:`SyncLogError`, one line, e
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import hashlib
 import json
 import os
@@ -101,7 +103,7 @@ class SyncLogNotes:
         status: int | None = None,
         message: str | None = None,
     ) -> None:
-        """One row's outcome (``kind``: ``KINDS``); ``record`` must not change afterwards."""
+        """One row's outcome (``kind``: ``KINDS``)."""
         self.note_all([(stream, record, call, kind, status, message)])
 
     def note_all(self, noted: Iterable[Noted]) -> None:
@@ -166,7 +168,7 @@ class SyncLogRecorder(SyncLogNotes):
         self.dry_run = dry_run
         self.log = log
         self._keys: dict[str, tuple[tuple[str, ...], StreamMapping | None]] = {}
-        self._buffer: list[Noted] = []
+        self._buffer: list[Change] = []
         self._cond = threading.Condition()
         self._stop = False
         self._error: BaseException | None = None
@@ -191,10 +193,16 @@ class SyncLogRecorder(SyncLogNotes):
 
     @override
     def note_all(self, noted: Iterable[Noted]) -> None:
-        """Several outcomes at once; waits while ``MAX_BUFFERED`` are waiting to be written."""
+        """Several outcomes at once; waits while ``MAX_BUFFERED`` are waiting to be written.
+
+        Each becomes its changelog row here, while its record is fresh, and the record is not
+        kept: the records of a batch waiting for the writer would outlive their rows and make
+        the garbage collector's full passes slower and more frequent (``bench/target_resync.py``).
+        """
+        changes = list(map(self._change, noted))
         with self._cond:
             self._raise_if_failed()
-            self._buffer.extend(noted)
+            self._buffer.extend(changes)
             if len(self._buffer) >= FLUSH_ROWS:
                 self._cond.notify_all()
             while len(self._buffer) >= MAX_BUFFERED and self._error is None and not self._stop:
@@ -219,7 +227,7 @@ class SyncLogRecorder(SyncLogNotes):
                 self._cond.notify_all()
             if batch and self._error is None:
                 try:
-                    self.store.log(self.run, self._changes(batch), _now())
+                    self.store.log(self.run, self._masked(batch), _now())
                 except BaseException as exc:  # noqa: BLE001 - the next note raises it
                     with self._cond:
                         self._error = exc
@@ -227,20 +235,8 @@ class SyncLogRecorder(SyncLogNotes):
             if stop:
                 return
 
-    def _changes(self, batch: list[Noted]) -> list[Change]:
-        """The batch's changelog rows, masked like the dead-letter file.
-
-        Tight, and masked only when one search of the whole batch finds a secret: this runs
-        once per row processed, holding the GIL the run's main thread needs, so every
-        microsecond here is one a re-sync of unchanged rows waits (``bench/target_resync.py``).
-        """
-        changes = list(map(self._change, batch))
-        texts = (t for c in changes for t in (c.row_key, c.user_id, c.email, c.message) if t)
-        if holds_secret(texts, self.redactor):
-            return list(map(self._masked, changes, batch))
-        return changes
-
     def _change(self, noted: Noted) -> Change:
+        """One noted outcome's changelog row, not masked yet (the writer masks a batch)."""
         stream, record, call, kind, status, message = noted
         keys, mapping = self._keys.get(stream, NO_KEYS)
         action, outcome = KINDS[kind]
@@ -254,17 +250,25 @@ class SyncLogRecorder(SyncLogNotes):
             stream, row_key, user_id, email, action or call_action(call), outcome, status, message
         )
 
-    def _masked(self, change: Change, noted: Noted) -> Change:
-        """``change`` with the known secrets masked (its row key rebuilt by ``masked_line``)."""
-        stream, record, _, _, _, message = noted
+    def _masked(self, batch: list[Change]) -> list[Change]:
+        """``batch`` masked like the dead-letter file; row by row only if one search finds a secret.
+
+        The writer's per-row work holds the GIL the run's main thread needs, so a batch without
+        a secret (nearly every one) costs one search (``bench/target_resync.py``).
+        """
+        texts = (t for c in batch for t in (c.row_key, c.user_id, c.email, c.message) if t)
+        if not holds_secret(texts, self.redactor):
+            return batch
         mask = self.redactor.mask_known
-        keys = self._keys.get(stream, NO_KEYS)[0]
-        return change._replace(
-            row_key=masked_line(_key_of(record, keys), self.redactor),
-            user_id=change.user_id and mask(change.user_id),
-            email=change.email and mask(change.email),
-            message=message and mask(message),
-        )
+        return [
+            change._replace(
+                row_key=masked_line(_loads(change.row_key), self.redactor),
+                user_id=change.user_id and mask(change.user_id),
+                email=change.email and mask(change.email),
+                message=change.message and mask(change.message),
+            )
+            for change in batch
+        ]
 
     # -- the end ----------------------------------------------------------------------------
     def finish(
@@ -335,6 +339,12 @@ def _counts(c: StreamCounts) -> dict[str, int]:
         "replays": c.replayed,
         "rejected": c.rejected,
     }
+
+
+def _loads(row_key: str) -> dict[str, Any]:
+    """A row key's object again, numbers exact (``masked_line`` rewrites it as it did)."""
+    obj: dict[str, Any] = json.loads(row_key, parse_float=decimal.Decimal)
+    return obj
 
 
 def _key_of(record: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
