@@ -11,8 +11,8 @@ advisory transaction lock :data:`WRITE_LOCK` (as the webhook store does) and hol
 COMMIT: numbers are drawn only after every earlier writer committed. The runs table's ``seq``
 is ``max(seq) + 1`` drawn under the same lock (no sequence: the lock already serialises it, and
 ``max + 1`` is what the SQLite backend does; retention keeps each project's newest run, so the
-maximum never goes back). A batch is one transaction: the lock, one pipelined ``executemany``,
-one ``INSERT ... SELECT`` into the snapshot.
+maximum never goes back). A batch is one transaction: the lock, one ``INSERT ... SELECT`` from
+the batch's JSON array, one ``INSERT ... SELECT`` into the snapshot.
 """
 
 from __future__ import annotations

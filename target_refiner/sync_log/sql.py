@@ -95,9 +95,6 @@ class Cursor(Protocol):
     def execute(self, sql: str, params: Sequence[Any] = ..., /) -> object:
         """Run one statement."""
 
-    def executemany(self, sql: str, params: Sequence[Sequence[Any]], /) -> object:
-        """Run one statement per parameter row."""
-
     def fetchall(self) -> list[Any]:
         """The rows of the last statement."""
 

@@ -8,8 +8,8 @@ once, with the tables).
 Sharing the file with the ledger's connections, in one process and across processes: WAL (the
 ledger's journal mode; readers never block the writer), ``synchronous=NORMAL`` like the ledger,
 and a busy timeout, since the sender's committer thread writes the ledger at the same time. A
-write here is one short ``BEGIN IMMEDIATE`` transaction (a whole batch of changes with one
-``executemany``), so the committer waits at most that long; ``bench/sync_log_size.py`` measures
+write here is one short ``BEGIN IMMEDIATE`` transaction (a whole batch of changes in one
+statement), so the committer waits at most that long; ``bench/sync_log_size.py`` measures
 the ledger's commit time with a sync log being written beside it.
 
 Stored as: timestamps ISO 8601 UTC text with microseconds and ``Z``
