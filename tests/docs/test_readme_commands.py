@@ -22,22 +22,11 @@ from pathlib import Path
 import pytest
 
 from refiner_emulator.testing import EmulatorProcess
-from refiner_stores.sync_log import (
-    APPLIED,
-    FAILED_OUTCOME,
-    IDENTIFY,
-    MIRROR_ADD,
-    MIRROR_REMOVE,
-    REJECTED,
-    SEGMENT_ADD,
-    TRACK,
-    UNCHANGED,
-)
 from refiner_webhooks.testing import ReceiverProcess
 from scripts.hub_definitions import BIN
 from target_refiner.ledger.sqlite import project_ledger_path
-from target_refiner.sync_log.records import Change, RunRecord
 from target_refiner.sync_log.sqlite import SqliteSyncLog
+from tests.docs.sync_log_runs import SEGMENT_ACTIONS, log_two_runs
 from tests.meltano.meltano_helpers import ROOT, MeltanoProject
 
 README = ROOT / "README.md"
@@ -247,50 +236,12 @@ def test_meltano_select_reads_two_streams_and_the_run_log_can_be_shown(
     assert "Block run completed" in shown
 
 
-SEGMENT_ACTIONS = {"segment_add", "segment_remove", "mirror_add", "mirror_remove"}
-
-
-def person(user_id: str, action: str, outcome: str = APPLIED, **more) -> Change:
-    """A changelog row of ``user_id`` in stream ``users`` (mirror rows in ``audience``)."""
-    stream = "audience" if action in SEGMENT_ACTIONS else "users"
-    key = json.dumps({"id": user_id}, separators=(",", ":"))
-    return Change(stream, key, user_id, f"{user_id}@example.com", action, outcome, **more)
-
-
 def write_sync_log(state_dir: Path, now: dt.datetime) -> Path:
-    """Two runs' sync log in a project's ledger file: yesterday's, and today's (the last)."""
+    """The README's two runs (``sync_log_runs``) in a project's ledger file under ``state_dir``."""
     state_dir.mkdir()
     store = SqliteSyncLog(project_ledger_path(state_dir, "0d8759d0-401c-11ed-8ded-9757c4929b55"))
-    runs = [
-        (
-            "20261206T100000Z-aaaaaa",
-            now - dt.timedelta(days=1),
-            [
-                person("user-1", IDENTIFY, http_status=200),
-                person("user-2", IDENTIFY, REJECTED, http_status=422, message="email is invalid"),
-                person("user-5", MIRROR_ADD),
-            ],
-        ),
-        (
-            "20261207T100000Z-bbbbbb",
-            now - dt.timedelta(minutes=5),
-            [
-                person("user-1", UNCHANGED),
-                person("user-3", IDENTIFY, REJECTED, http_status=422, message="id is too long"),
-                person("user-4", TRACK, FAILED_OUTCOME, message="connection reset"),
-                person("user-1", SEGMENT_ADD),
-                person("user-5", MIRROR_REMOVE),
-                person("user-6", MIRROR_ADD),
-            ],
-        ),
-    ]
     try:
-        for run_id, started, changes in runs:
-            run = RunRecord(store.path.name, run_id, started, "f" * 64, "http://x/v1", "h", 1)
-            store.start_run(run)
-            store.log(run, changes[:2], started + dt.timedelta(seconds=1))
-            store.log(run, changes[2:], started + dt.timedelta(seconds=2))
-            store.end_run(run)
+        log_two_runs(store, store.path.name, now)
     finally:
         store.close()
     return store.path
