@@ -53,7 +53,7 @@ def main() -> None:
         (ledger,) = Path(local["state_dir"]).glob("ledger-project-*.sqlite")
         started = time.perf_counter()
         copied = copy_ledger(ledger, url)
-        print(f"ledger_copy: {copied} entries in {time.perf_counter() - started:.1f}s")
+        print(f"ledger_copy: {copied.entries} entries in {time.perf_counter() - started:.1f}s")
         print("| ledger | rows | calls besides the key check | seconds | rows/s |")
         print("| --- | --- | --- | --- | --- |")
         rates = []

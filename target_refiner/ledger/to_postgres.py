@@ -7,6 +7,10 @@ rows, so the next run with ``ledger_url`` finds everything the file remembered a
 it again. Copied under the project's ledger lock (no target may write it meanwhile), in one
 transaction: an interrupted copy leaves nothing half-copied. Existing rows are overwritten by
 the file's; the file itself is only read.
+
+The file's sync log (its runs, changelog and snapshot) follows, in a second transaction under
+the same lock (``PostgresSyncLog.copy_in``): the history stays with the ledger it describes. A
+run already in the database is not copied again, so running the command twice copies it once.
 """
 
 from __future__ import annotations
@@ -15,9 +19,11 @@ import argparse
 import sqlite3
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 from refiner_stores import StoreError, masked
 from refiner_stores.postgres import store_errors
+from refiner_stores.sync_log import RUNS
 from target_refiner.errors import RunStoppedError
 from target_refiner.ledger.postgres import (
     SETTING,
@@ -27,6 +33,10 @@ from target_refiner.ledger.postgres import (
     take_postgres_ledger,
 )
 from target_refiner.ledger.sqlite import META_PROJECT, Ledger
+from target_refiner.sync_log.postgres import PostgresSyncLog
+
+#: A table of the sync log: a file without it has no sync log to copy.
+_SYNC_LOG_TABLE = RUNS
 
 #: Rows per executemany: a few round trips per hundred thousand rows, bounded memory.
 COPY_CHUNK = 5000
@@ -47,8 +57,17 @@ def _project_of(path: Path, given: str | None) -> str:
     return str(row[0]) if row is not None else str(given)
 
 
-def copy_ledger(path: Path, url: str, project: str | None = None, wait_seconds: float = 0) -> int:
-    """Copy the file's entries and person links into ``url``; return the entries copied."""
+class Copied(NamedTuple):
+    """What a copy moved."""
+
+    entries: int  # ledger entries
+    changes: int  # sync-log changelog rows
+
+
+def copy_ledger(
+    path: Path, url: str, project: str | None = None, wait_seconds: float = 0
+) -> Copied:
+    """Copy the file's entries, person links and sync log into ``url``."""
     if not path.is_file():
         msg = f"No ledger file at {path}."
         raise RunStoppedError(msg)
@@ -57,11 +76,23 @@ def copy_ledger(path: Path, url: str, project: str | None = None, wait_seconds: 
     target, lock = take_postgres_ledger(url, name, wait_seconds=wait_seconds)
     source = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        return _copy_rows(source, target)
+        entries = _copy_rows(source, target)
+        return Copied(entries, _copy_sync_log(source, url))
     finally:
         source.close()
         target.close()
         lock.release()
+
+
+def _copy_sync_log(source: sqlite3.Connection, url: str) -> int:
+    found = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+    if source.execute(found, (_SYNC_LOG_TABLE,)).fetchone() is None:
+        return 0  # written before the sync log existed, or always with `sync_log: false`
+    store = PostgresSyncLog(url)
+    try:
+        return store.copy_in(source)
+    finally:
+        store.close()
 
 
 def _copy_rows(source: sqlite3.Connection, target: PostgresLedger) -> int:
@@ -93,7 +124,10 @@ def main(argv: list[str] | None = None) -> int:
     except (RunStoppedError, StoreError) as exc:
         print(f"to_postgres: {exc}", file=sys.stderr)  # noqa: T201 - a command's answer
         return 1
-    print(f"Copied {copied} ledger entries from {args.source} to {masked(args.url)}")  # noqa: T201
+    print(  # noqa: T201 - a command's answer
+        f"Copied {copied.entries} ledger entries and {copied.changes} sync-log changes"
+        f" from {args.source} to {masked(args.url)}"
+    )
     return 0
 
 

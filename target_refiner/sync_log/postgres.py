@@ -17,22 +17,42 @@ the batch's JSON array, one ``INSERT ... SELECT`` into the snapshot.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from refiner_stores.postgres import lock_for_transaction, open_store, store_errors
-from refiner_stores.sync_log import PG_MIGRATIONS, PG_STORE_TABLE, STORE, WRITE_LOCK
-from target_refiner.sync_log.sql import POSTGRES, SqlSyncLog, Statements, aware
+from refiner_stores.sync_log import (
+    CHANGE_COLUMNS,
+    CHANGELOG,
+    PG_MIGRATIONS,
+    PG_STORE_TABLE,
+    RUN_COLUMNS,
+    RUNS,
+    SNAPSHOT,
+    STORE,
+    WRITE_LOCK,
+)
+from target_refiner.sync_log.records import Change
+from target_refiner.sync_log.sql import POSTGRES, SqlSyncLog, Statements, aware, batch_json
 
 if TYPE_CHECKING:
     import datetime as dt
+    import sqlite3
     from collections.abc import Iterator
 
     import psycopg
 
 #: How errors name the database (``StoreError`` adds the masked URL).
 SETTING = "Sync log (`ledger_url`)"
+_LOGGED = ", ".join(CHANGE_COLUMNS[1:])
+#: A file's snapshot row whose changelog rows retention dropped: kept, with a ``seq`` of ours.
+_KEEP_SNAPSHOT_ROW = (
+    f"INSERT INTO {SNAPSHOT} (seq, {_LOGGED}) VALUES"  # noqa: S608 - constant SQL
+    f" (nextval(pg_get_serial_sequence('{CHANGELOG}', 'seq')), %s, %s, %s, %s, %s::jsonb,"
+    " %s, %s, %s, %s, %s, %s) ON CONFLICT (project, stream, row_key) DO NOTHING"
+)
 
 
 class PostgresSyncLog(SqlSyncLog):
@@ -66,7 +86,47 @@ class PostgresSyncLog(SqlSyncLog):
     def _time(self, moment: dt.datetime) -> dt.datetime:
         return aware(moment)
 
+    def copy_in(self, source: sqlite3.Connection) -> int:
+        """Copy a SQLite ledger file's sync log in (``ledger/to_postgres.py``); rows copied.
+
+        One transaction, under :data:`WRITE_LOCK`. Runs whose id is here already are skipped
+        with their changes, so a second copy adds nothing. The rest take this store's ``seq``
+        in the file's order (a tap reading this store reads them once); the snapshot is then
+        made from them as a batch's is (the file's rows replace ours, as the ledger's do), and a
+        file's snapshot row whose changes retention dropped is kept with a new ``seq``.
+        """
+        sql = self.statements
+        with self._writing() as cursor:
+            cursor.execute(f"SELECT run_id FROM {RUNS} UNION SELECT run_id FROM {CHANGELOG}")  # noqa: S608 - constant
+            here = {row[0] for row in cursor.fetchall()}
+            runs = source.execute(f"SELECT {', '.join(RUN_COLUMNS[1:])} FROM {RUNS} ORDER BY seq")  # noqa: S608 - constant
+            for run in runs:
+                if run[1] not in here:
+                    cursor.execute(sql.upsert_run, run)
+            cursor.execute(sql.last_change)
+            before = cursor.fetchall()[0][0]
+            changes = source.execute(f"SELECT {_LOGGED} FROM {CHANGELOG} ORDER BY seq")  # noqa: S608 - constant
+            copied = 0
+            for (project, run_id, logged_at), rows in itertools.groupby(changes, _batch_of):
+                if run_id not in here:
+                    batch = [Change(*row[3:]) for row in rows]
+                    cursor.execute(
+                        sql.insert_changes, (project, run_id, logged_at, batch_json(batch))
+                    )
+                    copied += len(batch)
+            cursor.execute(sql.last_change)
+            cursor.execute(sql.snapshot_since, (before, cursor.fetchall()[0][0]))
+            snapshot = source.execute(f"SELECT {_LOGGED} FROM {SNAPSHOT}")  # noqa: S608 - constant
+            while chunk := snapshot.fetchmany(5000):
+                cursor.executemany(_KEEP_SNAPSHOT_ROW, chunk)
+        return copied
+
     def close(self) -> None:
         """Close the connection (idempotent)."""
         with self._lock:
             self._db.close()
+
+
+def _batch_of(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A changelog row's batch: its project, run and time (a batch shares them)."""
+    return row[:3]

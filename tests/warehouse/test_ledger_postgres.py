@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import psycopg
@@ -29,9 +31,11 @@ from target_refiner.ledger.keys import (
 )
 from target_refiner.ledger.postgres import PostgresLedger
 from target_refiner.ledger.sqlite import Ledger
+from target_refiner.sync_log.sql import compact_json
 from tests.reliability.target_processes import last_error_line, run_target, start_target, states_of
 from tests.reliability.test_ledger_identity import last_seq, writes
 from tests.warehouse.postgres_server import EmbeddedPostgres
+from tests.warehouse.test_sync_log_postgres import comparable
 
 USERS = 1000
 
@@ -138,7 +142,30 @@ def test_a_sqlite_ledger_copied_in_sends_nothing_again(emu, warehouse, tmp_path)
     assert first.returncode == 0, first.stderr[-2000:]
     (ledger_file,) = Path(local["state_dir"]).glob("ledger-project-*.sqlite")
     seen, url = last_seq(emu), warehouse.url
-    copy = subprocess.run(
+    logged = sync_log_of(ledger_file)
+    copy = move_in(ledger_file, url)
+    assert copy.returncode == 0, copy.stderr
+    assert (
+        f"Copied {USERS + 50} ledger entries and {len(logged['changes'])} sync-log" in copy.stdout
+    )
+    assert warehouse.server.password not in copy.stdout + copy.stderr
+    # The history moved with the ledger: the same runs, changes (in order) and snapshot.
+    assert sync_log_of_postgres(warehouse) == logged
+    again = move_in(ledger_file, url)
+    assert "and 0 sync-log changes" in again.stdout, again.stderr
+    assert sync_log_of_postgres(warehouse) == logged
+
+    moved = run_target(machine(tmp_path, "runner", emu, warehouse.url), rows(), tmp_path, "pg")
+    assert moved.returncode == 0, moved.stderr[-2000:]
+    assert writes(emu, seen) == {"identify": 0, "track": 0}
+    after = sync_log_of_postgres(warehouse)
+    assert after["changes"][: len(logged["changes"])] == logged["changes"]
+    assert {c[6] for c in after["changes"][len(logged["changes"]) :]} == {"unchanged", "replay"}
+
+
+def move_in(ledger_file: Path, url: str) -> subprocess.CompletedProcess[str]:
+    """``python -m target_refiner.ledger.to_postgres --from FILE --to URL``."""
+    return subprocess.run(
         [
             sys.executable,
             "-m",
@@ -154,12 +181,36 @@ def test_a_sqlite_ledger_copied_in_sends_nothing_again(emu, warehouse, tmp_path)
         check=False,
         env=os.environ,
     )
-    assert copy.returncode == 0, copy.stderr
-    assert f"Copied {USERS + 50} ledger entries" in copy.stdout
-    assert warehouse.server.password not in copy.stdout + copy.stderr
-    moved = run_target(machine(tmp_path, "runner", emu, warehouse.url), rows(), tmp_path, "pg")
-    assert moved.returncode == 0, moved.stderr[-2000:]
-    assert writes(emu, seen) == {"identify": 0, "track": 0}
+
+
+#: The sync log's rows but their ``seq`` (each store's own numbering), each table's in order
+#: (the snapshot's sorted after reading: the two databases' text collations may differ).
+_RUN = "project, run_id, started_at, finished_at, status, exit_code, streams, settings_fingerprint"
+_CHANGE = "project, run_id, logged_at, stream, row_key, user_id, action, outcome, http_status"
+SYNC_LOG_ROWS = {
+    "runs": f"SELECT {_RUN} FROM refiner_sync_runs ORDER BY run_id",  # noqa: S608 - constant
+    "changes": f"SELECT {_CHANGE} FROM refiner_sync_changelog ORDER BY seq",  # noqa: S608
+    "snapshot": f"SELECT {_CHANGE} FROM refiner_sync_snapshot",  # noqa: S608 - constant
+}
+
+
+def sync_log_of(path: Path) -> dict[str, list[tuple]]:
+    """The file's sync log, ``row_key`` as ``comparable`` writes jsonb (compact, sorted)."""
+    with closing(sqlite3.connect(path)) as db:
+        got = {name: db.execute(sql).fetchall() for name, sql in SYNC_LOG_ROWS.items()}
+    for name in ("changes", "snapshot"):
+        got[name] = [(*r[:4], compact_json(json.loads(r[4])), *r[5:]) for r in got[name]]
+    got["snapshot"].sort()
+    return got
+
+
+def sync_log_of_postgres(warehouse) -> dict[str, list[tuple]]:
+    got = {
+        name: [tuple(map(comparable, row)) for row in warehouse.rows(sql)]
+        for name, sql in SYNC_LOG_ROWS.items()
+    }
+    got["snapshot"].sort()
+    return got
 
 
 def test_postgres_and_sqlite_ledgers_mean_the_same(warehouse, tmp_path):
