@@ -68,26 +68,6 @@ def _dumps(obj: Any) -> str:  # noqa: ANN401
 _string = json.encoder.encode_basestring
 
 
-def _flat_dumps(obj: dict[str, Any]) -> str:
-    """``_dumps(obj)``, text for text, faster for a row key (a few strings and integers).
-
-    ``JSONEncoder.encode`` builds a C encoder on every call, which is most of its cost on a
-    small object; this writes such an object directly and leaves any other to ``_dumps``.
-    """
-    parts = []
-    for name, value in obj.items():
-        kind = type(value)
-        if type(name) is not str:
-            return _dumps(obj)
-        if kind is str:
-            parts.append(f"{_string(name)}: {_string(value)}")
-        elif kind is int:
-            parts.append(f"{_string(name)}: {int.__repr__(value)}")
-        else:
-            return _dumps(obj)
-    return "{" + ", ".join(parts) + "}"
-
-
 def _non_finite(value: Any) -> str | None:  # noqa: ANN401
     """``"NaN"``, ``"Infinity"`` or ``"-Infinity"`` for such a float or Decimal, else None."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -143,7 +123,7 @@ def masked_line(obj: dict[str, Any], redactor: Redactor) -> str:
     except ValueError:
         pass  # NaN or an infinity somewhere
     else:
-        if not any(_escaped(s) in text for s in redactor.secrets):
+        if not holds_secret((text,), redactor):
             return text
     notes: list[str] = []
     clean = _clean(obj, (), notes, redactor.mask_known)
@@ -155,10 +135,24 @@ def masked_line(obj: dict[str, Any], redactor: Redactor) -> str:
 def plain_line(obj: dict[str, Any]) -> str:
     """``obj`` as :func:`masked_line` writes it when it holds no secret; the caller checks that.
 
-    Faster for a flat object (a row's key): the sync log makes one per row processed. Raises
-    ``ValueError`` on a NaN or an infinity (:func:`masked_line` writes those as strings).
+    Faster for a flat object (a row's key: a few strings and integers), which the sync log
+    makes once per row processed: ``JSONEncoder.encode`` builds a C encoder on every call, most
+    of its cost on a small object, so such an object is written directly and any other left to
+    ``_dumps``. Raises ``ValueError`` on a NaN or an infinity (:func:`masked_line` writes those
+    as strings).
     """
-    return _flat_dumps(obj)
+    parts = []
+    for name, value in obj.items():
+        kind = type(value)
+        if type(name) is not str:
+            return _dumps(obj)
+        if kind is str:
+            parts.append(f"{_string(name)}: {_string(value)}")
+        elif kind is int:
+            parts.append(f"{_string(name)}: {int.__repr__(value)}")
+        else:
+            return _dumps(obj)
+    return "{" + ", ".join(parts) + "}"
 
 
 def holds_secret(texts: Iterable[str], redactor: Redactor) -> bool:
