@@ -103,19 +103,16 @@ class PostgresSyncLog(SqlSyncLog):
             for run in runs:
                 if run[1] not in here:
                     cursor.execute(sql.upsert_run, run)
-            cursor.execute(sql.last_change)
-            before = cursor.fetchall()[0][0]
             changes = source.execute(f"SELECT {_LOGGED} FROM {CHANGELOG} ORDER BY seq")  # noqa: S608 - constant
             copied = 0
-            for (project, run_id, logged_at), rows in itertools.groupby(changes, _batch_of):
-                if run_id not in here:
-                    batch = [Change(*row[3:]) for row in rows]
-                    cursor.execute(
-                        sql.insert_changes, (project, run_id, logged_at, batch_json(batch))
-                    )
-                    copied += len(batch)
-            cursor.execute(sql.last_change)
-            cursor.execute(sql.snapshot_since, (before, cursor.fetchall()[0][0]))
+            with self._snapshot_of_appended(cursor):
+                for (project, run_id, logged_at), rows in itertools.groupby(changes, _batch_of):
+                    if run_id not in here:
+                        batch = [Change(*row[3:]) for row in rows]
+                        cursor.execute(
+                            sql.insert_changes, (project, run_id, logged_at, batch_json(batch))
+                        )
+                        copied += len(batch)
             snapshot = source.execute(f"SELECT {_LOGGED} FROM {SNAPSHOT}")  # noqa: S608 - constant
             while chunk := snapshot.fetchmany(5000):
                 cursor.executemany(_KEEP_SNAPSHOT_ROW, chunk)

@@ -22,6 +22,7 @@ how a JSON parameter is written), how a time is stored, and one write transactio
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -37,7 +38,7 @@ from refiner_stores.sync_log import (
 
 if TYPE_CHECKING:
     import datetime as dt
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
     from contextlib import AbstractContextManager
 
     from target_refiner.sync_log.records import Change, RunRecord
@@ -236,16 +237,21 @@ class SqlSyncLog:
         """Append ``changes`` to the changelog and make them the snapshot, in one transaction."""
         if not changes:
             return
-        sql = self.statements
         batch = (run.project, run.run_id, self._time(logged_at), batch_json(changes))
-        with self._writing() as cursor:
-            cursor.execute(sql.last_change)
-            before = cursor.fetchall()[0][0]
-            cursor.execute(sql.insert_changes, batch)
-            cursor.execute(sql.last_change)
-            last = cursor.fetchall()[0][0]
-            # Both bounds: an index range even on a table the planner has no statistics of yet.
-            cursor.execute(sql.snapshot_since, (before, last))
+        with self._writing() as cursor, self._snapshot_of_appended(cursor):
+            cursor.execute(self.statements.insert_changes, batch)
+
+    @contextmanager
+    def _snapshot_of_appended(self, cursor: Cursor) -> Iterator[None]:
+        """The changelog rows the block appends become the snapshot (each key's newest)."""
+        sql = self.statements
+        cursor.execute(sql.last_change)
+        before = cursor.fetchall()[0][0]
+        yield
+        cursor.execute(sql.last_change)
+        last = cursor.fetchall()[0][0]
+        # Both bounds: an index range even on a table the planner has no statistics of yet.
+        cursor.execute(sql.snapshot_since, (before, last))
 
     def end_run(self, run: RunRecord) -> None:
         """Rewrite ``run``'s row (status, end, exit code, counts) with a new ``seq``."""
